@@ -1,0 +1,30 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Sam2Sharp.Modeling;
+
+/// <summary>Layer norm over the channel dimension of an N×C×H×W tensor.</summary>
+public sealed class LayerNorm2d : nn.Module<Tensor, Tensor>
+{
+    private readonly Parameter weight;
+    private readonly Parameter bias;
+    private readonly double eps;
+
+    public LayerNorm2d(int numChannels, double eps = 1e-6) : base(nameof(LayerNorm2d))
+    {
+        weight = new Parameter(ones(numChannels));
+        bias = new Parameter(zeros(numChannels));
+        this.eps = eps;
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var u = x.mean(new long[] { 1 }, keepdim: true);
+        var s = (x - u).pow(2).mean(new long[] { 1 }, keepdim: true);
+        var y = (x - u) / (s + eps).sqrt();
+        return (weight[.., TensorIndex.None, TensorIndex.None] * y + bias[.., TensorIndex.None, TensorIndex.None]).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,62 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Sam2Sharp.Modeling.Sam;
+
+/// <summary>
+/// Multi-head attention that may project to a smaller internal dimension (downsample_rate)
+/// and take keys/values of another width (kv_in_dim). Base of <c>RoPEAttention</c>.
+/// </summary>
+public class Attention : nn.Module<Tensor, Tensor, Tensor, Tensor>
+{
+    protected readonly Linear q_proj, k_proj, v_proj, out_proj;
+    protected readonly int internalDim, numHeads;
+    protected readonly double dropoutP;
+
+    public Attention(int embeddingDim, int numHeads, int downsampleRate = 1, double dropout = 0.0,
+                     int? kvInDim = null, string name = nameof(Attention)) : base(name)
+    {
+        int kvDim = kvInDim ?? embeddingDim;
+        internalDim = embeddingDim / downsampleRate;
+        this.numHeads = numHeads;
+        if (internalDim % numHeads != 0) throw new ArgumentException("num_heads must divide embedding_dim.");
+        q_proj = nn.Linear(embeddingDim, internalDim);
+        k_proj = nn.Linear(kvDim, internalDim);
+        v_proj = nn.Linear(kvDim, internalDim);
+        out_proj = nn.Linear(internalDim, embeddingDim);
+        dropoutP = dropout;
+        RegisterComponents();
+    }
+
+    /// <summary>B×N×C → B×heads×N×C/heads.</summary>
+    protected static Tensor SeparateHeads(Tensor x, int heads)
+    {
+        long b = x.shape[0], n = x.shape[1], c = x.shape[2];
+        return x.reshape(b, n, heads, c / heads).transpose(1, 2);
+    }
+
+    /// <summary>B×heads×N×c → B×N×heads·c.</summary>
+    protected static Tensor RecombineHeads(Tensor x)
+    {
+        long b = x.shape[0], h = x.shape[1], n = x.shape[2], c = x.shape[3];
+        return x.transpose(1, 2).reshape(b, n, h * c);
+    }
+
+    /// <summary>Where a subclass rotates queries and keys (RoPE); identity here.</summary>
+    protected virtual (Tensor q, Tensor k) PositionQueriesAndKeys(Tensor q, Tensor k, int numKExcludeRope) => (q, k);
+
+    public override Tensor forward(Tensor q, Tensor k, Tensor v) => Forward(q, k, v, 0);
+
+    public Tensor Forward(Tensor q, Tensor k, Tensor v, int numKExcludeRope)
+    {
+        using var scope = NewDisposeScope();
+        q = SeparateHeads(q_proj.forward(q), numHeads);
+        k = SeparateHeads(k_proj.forward(k), numHeads);
+        v = SeparateHeads(v_proj.forward(v), numHeads);
+        (q, k) = PositionQueriesAndKeys(q, k, numKExcludeRope);
+        double p = training ? dropoutP : 0.0;
+        var outp = nn.functional.scaled_dot_product_attention(q, k, v, p: p);
+        return out_proj.forward(RecombineHeads(outp)).MoveToOuterDisposeScope();
+    }
+}
