@@ -1,6 +1,8 @@
-using Sam2Sharp.Modeling;
-var m = new Mlp(4, 8, 2, 3);
-foreach (var kv in m.state_dict()) Console.WriteLine(kv.Key);
-var l = new LayerNorm2d(4);
-foreach (var kv in l.state_dict()) Console.WriteLine(kv.Key);
-Console.WriteLine(l.forward(TorchSharp.torch.randn(1,4,2,2)).shape.Length);
+using System.CommandLine;
+using Sam2Sharp.Cli.Commands;
+
+var root = new RootCommand("sam2: Segment Anything 2 for .NET");
+// One line per command; each lives in Commands/<Name>Command.cs with a static Create(),
+// and runs its action through Cli.Run so that user errors end as one line and exit 1.
+
+return root.Parse(args).Invoke();
