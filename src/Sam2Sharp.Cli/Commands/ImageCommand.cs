@@ -1,0 +1,101 @@
+using System.CommandLine;
+using Sam2Sharp.Imaging;
+using TorchSharp;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace Sam2Sharp.Cli.Commands;
+
+/// <summary><c>sam2 image</c>: masks for one image from points, boxes and/or a mask input.</summary>
+public static class ImageCommand
+{
+    public static Command Create()
+    {
+        var model = new ModelOptions();
+        var image = new Option<string>("--image") { Description = "The image (PNG, JPEG, …).", Required = true };
+        var points = new Option<string[]>("--point") { Description = "A click X,Y[,LABEL] in image pixels; label 1 (default) foreground, 0 background. Repeatable.", AllowMultipleArgumentsPerToken = false };
+        var boxes = new Option<string[]>("--box") { Description = "A box X0,Y0,X1,Y1 in image pixels. Several boxes are predicted as one batch." };
+        var maskInput = new Option<string?>("--mask-input") { Description = "A safetensors file with `mask_input` (1×S/4×S/4 logits)." };
+        var multimask = new Option<bool>("--multimask") { Description = "Output three masks per prompt instead of one." };
+        var output = new Option<string?>("--output") { Description = "Mask PNG (0/255); with several masks, -1, -2 … are added before the extension." };
+        var overlay = new Option<string?>("--overlay") { Description = "The image with each mask tinted and outlined (PNG)." };
+        var saveTensors = new Option<string?>("--save-tensors") { Description = "Safetensors file with masks, iou_predictions, low_res_logits and logits." };
+        var cmd = new Command("image", "Segment an image from points, boxes or a mask.");
+        model.AddTo(cmd);
+        foreach (var o in new Option[] { image, points, boxes, maskInput, multimask, output, overlay, saveTensors }) cmd.Options.Add(o);
+        cmd.SetAction(r => Cli.Run(() =>
+        {
+            var outputs = new[] { r.GetValue(output), r.GetValue(overlay), r.GetValue(saveTensors) }.Where(p => p is not null).Cast<string>().ToList();
+            if (outputs.Count == 0) throw new Sam2Exception("nothing to write: give --output, --overlay or --save-tensors");
+            // Everything the user gave is checked before the model is loaded, and nothing is written until all is computed.
+            var img = RgbImage.Load(r.GetValue(image)!);
+            var pts = (r.GetValue(points) ?? []).Select(PromptParsing.Point).ToList();
+            foreach (var (p, i) in pts.Select((p, i) => (p, i))) PromptParsing.CheckInside($"--point {i + 1}", p.X, p.Y, img.Width, img.Height);
+            var bxs = (r.GetValue(boxes) ?? []).Select(PromptParsing.Box).ToList();
+            foreach (var (b, i) in bxs.Select((b, i) => (b, i)))
+            {
+                PromptParsing.CheckInside($"--box {i + 1} corner", b[0], b[1], img.Width, img.Height);
+                PromptParsing.CheckInside($"--box {i + 1} corner", b[2], b[3], img.Width, img.Height);
+            }
+            Tensor? mask = null;
+            if (r.GetValue(maskInput) is { } mf) mask = ReadMaskInput(mf);
+            if (pts.Count == 0 && bxs.Count == 0 && mask is null) throw new Sam2Exception("no prompt: give --point, --box or --mask-input");
+
+            using var sam = model.Load(r, c => c.WithImagePostprocessing());
+            if (mask is not null && (mask.shape[^1] != sam.ImageSize / 4 || mask.shape[^2] != sam.ImageSize / 4))
+                throw new Sam2Exception($"--mask-input {r.GetValue(maskInput)}: mask_input is [{string.Join(",", mask.shape)}], expected 1×{sam.ImageSize / 4}×{sam.ImageSize / 4}");
+            using var predictor = new Sam2ImagePredictor(sam);
+            predictor.SetImage(img);
+            float[,]? coords = pts.Count > 0 ? To2d(pts.Select(p => new[] { p.X, p.Y }).ToList()) : null;
+            int[]? labels = pts.Count > 0 ? pts.Select(p => p.Label).ToArray() : null;
+            float[,]? boxArr = bxs.Count > 0 ? To2d(bxs) : null;
+            using var pred = predictor.Predict(coords, labels, boxArr, mask, r.GetValue(multimask), returnLogits: true);
+            using var logits = pred.Masks;
+            using var masks = (logits > predictor.MaskThreshold).to_type(ScalarType.Byte);
+            var flat = masks.reshape(-1, img.Height, img.Width);
+            var maskList = Enumerable.Range(0, (int)flat.shape[0]).Select(i => flat[i]).ToList();
+
+            if (r.GetValue(output) is { } outPath)
+            {
+                if (maskList.Count == 1) MaskImages.WritePng(outPath, maskList[0]);
+                else for (int i = 0; i < maskList.Count; i++) MaskImages.WritePng(NumberedPath(outPath, i + 1), maskList[i]);
+            }
+            if (r.GetValue(overlay) is { } ovPath) MaskImages.WriteOverlay(ovPath, img, maskList);
+            if (r.GetValue(saveTensors) is { } stPath)
+            {
+                Safetensors.SaveStateDict(stPath, new Dictionary<string, Tensor>
+                {
+                    ["masks"] = masks,
+                    ["iou_predictions"] = pred.IouPredictions,
+                    ["low_res_logits"] = pred.LowResLogits,
+                    ["logits"] = logits.to_type(ScalarType.Float32),
+                });
+            }
+            Console.WriteLine($"{maskList.Count} mask(s); IoU predictions: {string.Join(" ", pred.IouPredictions.flatten().data<float>().ToArray().Select(v => v.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)))}");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    static Tensor ReadMaskInput(string path)
+    {
+        if (!File.Exists(path)) throw new Sam2Exception($"--mask-input file not found: {path}");
+        Dictionary<string, Tensor> d;
+        try { d = Safetensors.LoadStateDict(path); }
+        catch (Exception e) { throw new Sam2Exception($"--mask-input {path} is not a readable safetensors file ({e.Message.Split('\n')[0]})"); }
+        if (!d.TryGetValue("mask_input", out var m)) throw new Sam2Exception($"--mask-input {path} has no tensor named mask_input");
+        if (m.dim() == 2) m = m.unsqueeze(0);
+        if (m.dim() != 3 || m.shape[0] != 1) throw new Sam2Exception($"--mask-input {path}: mask_input is [{string.Join(",", m.shape)}], expected 1×H×W");
+        return m.to_type(ScalarType.Float32);
+    }
+
+    static float[,] To2d(IReadOnlyList<float[]> rows)
+    {
+        var a = new float[rows.Count, rows[0].Length];
+        for (int i = 0; i < rows.Count; i++) for (int j = 0; j < rows[0].Length; j++) a[i, j] = rows[i][j];
+        return a;
+    }
+
+    static string NumberedPath(string path, int n) =>
+        Path.Combine(Path.GetDirectoryName(path) ?? "", $"{Path.GetFileNameWithoutExtension(path)}-{n}{Path.GetExtension(path)}");
+}

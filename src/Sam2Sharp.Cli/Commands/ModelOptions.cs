@@ -1,0 +1,28 @@
+using System.CommandLine;
+using Sam2Sharp.Modeling;
+
+namespace Sam2Sharp.Cli.Commands;
+
+/// <summary>The --checkpoint / --config pair every model command takes.</summary>
+public sealed class ModelOptions
+{
+    public Option<string> Checkpoint { get; }
+    public Option<string?> Config { get; } = new("--config")
+    {
+        Description = "Model config: a built-in name (sam2.1_hiera_t, sam2_hiera_l, …) or an official-format YAML file. Default: inferred from the checkpoint.",
+    };
+
+    public ModelOptions(bool checkpointRequired = true)
+    {
+        Checkpoint = new Option<string>("--checkpoint")
+        {
+            Description = "Checkpoint in the official layout (torch.save({\"model\": state_dict})).",
+            Required = checkpointRequired,
+        };
+    }
+
+    public void AddTo(Command c) { c.Options.Add(Checkpoint); c.Options.Add(Config); }
+
+    public Sam2Base Load(ParseResult r, Func<Config.Sam2Config, Config.Sam2Config>? adjust = null) =>
+        Sam2Builder.Load(r.GetValue(Config), r.GetValue(Checkpoint), adjust);
+}

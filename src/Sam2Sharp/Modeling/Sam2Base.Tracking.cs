@@ -1,0 +1,195 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Sam2Sharp.Modeling;
+
+/// <summary>The streaming-memory half of SAM2Base: conditioning a frame on the memory bank, encoding new memories, one tracking step.</summary>
+public partial class Sam2Base
+{
+    /// <summary>
+    /// Up to <paramref name="maxCondFrameNum"/> conditioning frames closest in time to
+    /// <paramref name="frameIdx"/> (the closest before, the closest after, then the nearest others).
+    /// </summary>
+    public static (SortedDictionary<int, FrameOutput> Selected, SortedDictionary<int, FrameOutput> Unselected)
+        SelectClosestCondFrames(int frameIdx, SortedDictionary<int, FrameOutput> cond, int maxCondFrameNum)
+    {
+        if (maxCondFrameNum == -1 || cond.Count <= maxCondFrameNum) return (cond, new());
+        if (maxCondFrameNum < 2) throw new ArgumentException("we should allow using 2+ conditioning frames");
+        var selected = new SortedDictionary<int, FrameOutput>();
+        var before = cond.Keys.Where(t => t < frameIdx).DefaultIfEmpty(int.MinValue).Max();
+        if (before != int.MinValue) selected[before] = cond[before];
+        var after = cond.Keys.Where(t => t >= frameIdx).DefaultIfEmpty(int.MaxValue).Min();
+        if (after != int.MaxValue) selected[after] = cond[after];
+        int remain = maxCondFrameNum - selected.Count;
+        foreach (var t in cond.Keys.Where(t => !selected.ContainsKey(t)).OrderBy(t => Math.Abs(t - frameIdx)).Take(remain))
+            selected[t] = cond[t];
+        var unselected = new SortedDictionary<int, FrameOutput>();
+        foreach (var (t, v) in cond) if (!selected.ContainsKey(t)) unselected[t] = v;
+        return (selected, unselected);
+    }
+
+    /// <summary>
+    /// The current frame's top-level features after memory attention over the memory bank:
+    /// past masks (the last num_maskmem-1 frames and the conditioning frames) and object pointers.
+    /// </summary>
+    public Tensor PrepareMemoryConditionedFeatures(int frameIdx, bool isInitCondFrame, Tensor currentVisionFeat,
+        Tensor currentVisionPosEmbed, (long H, long W) featSize, ObjectMemory output, int numFrames, bool trackInReverse = false)
+    {
+        using var scope = NewDisposeScope();
+        long b = currentVisionFeat.shape[1];
+        int c = HiddenDim;
+        var device = currentVisionFeat.device;
+        if (NumMaskmem == 0) return TokensToMap(currentVisionFeat, featSize).MoveToOuterDisposeScope();
+
+        int numObjPtrTokens = 0;
+        int tposSign = trackInReverse ? -1 : 1;
+        var memory = new List<Tensor>();
+        var memoryPos = new List<Tensor>();
+        if (!isInitCondFrame)
+        {
+            if (output.CondFrameOutputs.Count == 0) throw new InvalidOperationException("tracking a frame needs at least one conditioning frame");
+            var (selected, unselected) = SelectClosestCondFrames(frameIdx, output.CondFrameOutputs, Config.MaxCondFramesInAttn);
+            var tPosAndPrevs = selected.Values.Select(o => (TPos: 0, Out: (FrameOutput?)o)).ToList();
+            int stride = training ? 1 : Config.MemoryTemporalStrideForEval;
+            for (int tPos = 1; tPos < NumMaskmem; tPos++)
+            {
+                int tRel = NumMaskmem - tPos; // frames before the current one
+                int prev;
+                if (tRel == 1) prev = trackInReverse ? frameIdx + tRel : frameIdx - tRel;
+                else if (!trackInReverse) prev = FloorDiv(frameIdx - 2, stride) * stride - (tRel - 2) * stride;
+                else prev = -FloorDiv(-(frameIdx + 2), stride) * stride + (tRel - 2) * stride;
+                var o = output.NonCondFrameOutputs.GetValueOrDefault(prev) ?? unselected.GetValueOrDefault(prev);
+                tPosAndPrevs.Add((tPos, o));
+            }
+            foreach (var (tPos, prev) in tPosAndPrevs)
+            {
+                if (prev is null) continue; // padding frames
+                // Memories are stored in bfloat16; attention computes in float32.
+                memory.Add(prev.MaskmemFeatures!.to(device).to_type(float32).flatten(2).permute(2, 0, 1));
+                var enc = prev.MaskmemPosEnc![^1].to(device).flatten(2).permute(2, 0, 1);
+                memoryPos.Add(enc + maskmem_tpos_enc[NumMaskmem - tPos - 1]);
+            }
+
+            if (Config.UseObjPtrsInEncoder)
+            {
+                int maxPtrs = Math.Min(numFrames, Config.MaxObjPtrsInEncoder);
+                IEnumerable<KeyValuePair<int, FrameOutput>> ptrCond = selected;
+                if (!training && Config.OnlyObjPtrsInThePastForEval)
+                    ptrCond = selected.Where(kv => trackInReverse ? kv.Key >= frameIdx : kv.Key <= frameIdx);
+                var posAndPtrs = ptrCond.Select(kv => (Pos: Config.UseSignedTposEncToObjPtrs ? (frameIdx - kv.Key) * tposSign : Math.Abs(frameIdx - kv.Key), Ptr: kv.Value.ObjPtr)).ToList();
+                for (int tDiff = 1; tDiff < maxPtrs; tDiff++)
+                {
+                    int t = trackInReverse ? frameIdx + tDiff : frameIdx - tDiff;
+                    if (t < 0 || t >= numFrames) break;
+                    var o = output.NonCondFrameOutputs.GetValueOrDefault(t) ?? unselected.GetValueOrDefault(t);
+                    if (o is not null) posAndPtrs.Add((tDiff, o.ObjPtr));
+                }
+                if (posAndPtrs.Count > 0)
+                {
+                    var objPtrs = stack(posAndPtrs.Select(p => p.Ptr).ToArray(), 0);
+                    Tensor objPos;
+                    if (Config.AddTposEncToObjPtrs)
+                    {
+                        double tDiffMax = maxPtrs - 1;
+                        int tposDim = Config.ProjTposEncInObjPtrs ? c : MemDim;
+                        var pos = tensor(posAndPtrs.Select(p => (float)p.Pos).ToArray(), device: device);
+                        objPos = obj_ptr_tpos_proj.forward(Sam2Utils.Get1dSinePe(pos / tDiffMax, tposDim));
+                        objPos = objPos.unsqueeze(1).expand(-1, b, MemDim);
+                    }
+                    else objPos = zeros(posAndPtrs.Count, b, MemDim, device: device);
+                    if (MemDim < c)
+                    {
+                        // Each pointer is split into C/mem_dim tokens of the memory's width.
+                        objPtrs = objPtrs.reshape(-1, b, c / MemDim, MemDim).permute(0, 2, 1, 3).flatten(0, 1);
+                        objPos = objPos.repeat_interleave(c / MemDim, dim: 0);
+                    }
+                    memory.Add(objPtrs);
+                    memoryPos.Add(objPos);
+                    numObjPtrTokens = (int)objPtrs.shape[0];
+                }
+            }
+        }
+        else
+        {
+            if (Config.DirectlyAddNoMemEmbed)
+                return TokensToMap(currentVisionFeat + no_mem_embed, featSize).MoveToOuterDisposeScope();
+            memory.Add(no_mem_embed.expand(1, b, MemDim));
+            memoryPos.Add(no_mem_pos_enc.expand(1, b, MemDim));
+        }
+
+        var fused = memory_attention.forward(currentVisionFeat, cat(memory, 0), currentVisionPosEmbed, cat(memoryPos, 0), numObjPtrTokens);
+        return TokensToMap(fused, featSize).MoveToOuterDisposeScope();
+    }
+
+    static int FloorDiv(int a, int b) => (int)Math.Floor((double)a / b);
+
+    /// <summary>Encodes the frame's features and predicted mask into a memory (features, position encodings).</summary>
+    public (Tensor Features, IReadOnlyList<Tensor> PosEnc) EncodeNewMemory(Tensor currentVisionFeat, (long H, long W) featSize,
+        Tensor predMasksHighRes, Tensor objectScoreLogits, bool isMaskFromPts)
+    {
+        using var scope = NewDisposeScope();
+        var pixFeat = TokensToMap(currentVisionFeat, featSize);
+        if (Config.NonOverlapMasksForMemEnc && !training) predMasksHighRes = ApplyNonOverlappingConstraints(predMasksHighRes);
+        // With clicks, the memory sees the binary mask the user saw.
+        bool binarize = Config.BinarizeMaskFromPtsForMemEnc && isMaskFromPts;
+        var maskForMem = binarize && !training ? (predMasksHighRes > 0).to_type(float32) : predMasksHighRes.sigmoid();
+        if (Config.SigmoidScaleForMemEnc != 1.0) maskForMem = maskForMem * Config.SigmoidScaleForMemEnc;
+        if (Config.SigmoidBiasForMemEnc != 0.0) maskForMem = maskForMem + Config.SigmoidBiasForMemEnc;
+        var m = memory_encoder.forward(pixFeat, maskForMem, skipMaskSigmoid: true);
+        var features = m.VisionFeatures;
+        if (no_obj_embed_spatial is not null)
+        {
+            var appearing = (objectScoreLogits > 0).to_type(float32);
+            features = features + (1 - appearing[.., .., TensorIndex.None, TensorIndex.None])
+                * no_obj_embed_spatial[.., .., TensorIndex.None, TensorIndex.None].expand(features.shape);
+        }
+        features.MoveToOuterDisposeScope();
+        foreach (var p in m.VisionPosEnc) p.MoveToOuterDisposeScope();
+        return (features, m.VisionPosEnc);
+    }
+
+    /// <summary>
+    /// One tracking step on one frame for B objects: the mask from prompts and/or memory, the
+    /// object pointer, and (when asked) the new memory.
+    /// </summary>
+    public FrameOutput TrackStep(int frameIdx, bool isInitCondFrame, PreparedFeatures feats, PointInputs? pointInputs,
+        Tensor? maskInputs, ObjectMemory output, int numFrames, bool trackInReverse = false, bool runMemEncoder = true,
+        Tensor? prevSamMaskLogits = null)
+    {
+        using var scope = NewDisposeScope();
+        var vf = feats.VisionFeats; var sizes = feats.FeatSizes;
+        IReadOnlyList<Tensor>? highRes = vf.Count > 1
+            ? vf.Take(vf.Count - 1).Select((x, i) => TokensToMap(x, sizes[i])).ToList()
+            : null;
+        SamHeadsOutput sam;
+        if (maskInputs is not null && Config.UseMaskInputAsOutputWithoutSam)
+        {
+            var pixFeat = TokensToMap(vf[^1], sizes[^1]);
+            sam = UseMaskAsOutput(pixFeat, highRes, maskInputs);
+        }
+        else
+        {
+            var pixFeat = PrepareMemoryConditionedFeatures(frameIdx, isInitCondFrame, vf[^1], feats.VisionPosEmbeds[^1], sizes[^1],
+                output, numFrames, trackInReverse);
+            if (prevSamMaskLogits is not null) maskInputs = prevSamMaskLogits;
+            sam = ForwardSamHeads(pixFeat, pointInputs, maskInputs, highRes, UseMultimask(isInitCondFrame, pointInputs));
+        }
+        var result = new FrameOutput
+        {
+            PointInputs = pointInputs,
+            MaskInputs = maskInputs,
+            PredMasks = sam.LowResMasks,
+            PredMasksHighRes = sam.HighResMasks,
+            ObjPtr = sam.ObjPtr,
+            ObjectScoreLogits = sam.ObjectScoreLogits,
+        };
+        if (runMemEncoder && NumMaskmem > 0)
+        {
+            var (f, p) = EncodeNewMemory(vf[^1], sizes[^1], sam.HighResMasks, sam.ObjectScoreLogits, pointInputs is not null);
+            result.MaskmemFeatures = f;
+            result.MaskmemPosEnc = p;
+            foreach (var t in p) t.MoveToOuterDisposeScope();
+        }
+        return result.Keep();
+    }
+}

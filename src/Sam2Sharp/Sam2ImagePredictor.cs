@@ -1,0 +1,163 @@
+using Sam2Sharp.Imaging;
+using Sam2Sharp.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Sam2Sharp;
+
+/// <summary>Masks for one image: C×H×W masks (bool, or logits), C IoU estimates, C×S/4×S/4 low-res logits.
+/// With several boxes at once each tensor has a leading batch dimension.</summary>
+public sealed record ImagePrediction(Tensor Masks, Tensor IouPredictions, Tensor LowResLogits) : IDisposable
+{
+    public void Dispose() { Masks.Dispose(); IouPredictions.Dispose(); LowResLogits.Dispose(); }
+}
+
+/// <summary>
+/// Computes the image embedding once (<see cref="SetImage"/>), then predicts masks from points,
+/// boxes and low-resolution mask inputs, as the reference's SAM2ImagePredictor.
+/// </summary>
+public sealed class Sam2ImagePredictor : IDisposable
+{
+    public Sam2Base Model { get; }
+    public Sam2Transforms Transforms { get; }
+    public double MaskThreshold { get; }
+
+    private Tensor? imageEmbed;           // B×C×S/16×S/16, no_mem_embed added
+    private List<Tensor>? highResFeats;  // B×C/8×S/4×S/4, B×C/4×S/8×S/8
+    private List<(int H, int W)> origHw = new();
+
+    public bool IsImageSet => imageEmbed is not null;
+    public bool IsBatch { get; private set; }
+    public Tensor ImageEmbedding => imageEmbed ?? throw new InvalidOperationException("An image must be set with SetImage(...) first.");
+    public IReadOnlyList<Tensor> HighResFeatures => highResFeats ?? throw new InvalidOperationException("An image must be set with SetImage(...) first.");
+    public IReadOnlyList<(int H, int W)> OriginalSizes => origHw;
+
+    public Sam2ImagePredictor(Sam2Base model, double maskThreshold = 0.0, int maxHoleArea = 0, int maxSprinkleArea = 0)
+    {
+        Model = model;
+        MaskThreshold = maskThreshold;
+        Transforms = new Sam2Transforms(model.ImageSize, maskThreshold, maxHoleArea, maxSprinkleArea);
+    }
+
+    /// <summary>Embeds one image of any size.</summary>
+    public void SetImage(RgbImage image) => SetImages([image], batch: false);
+
+    /// <summary>Embeds several images at once, for <see cref="PredictBatch"/>.</summary>
+    public void SetImageBatch(IReadOnlyList<RgbImage> images) => SetImages(images, batch: true);
+
+    void SetImages(IReadOnlyList<RgbImage> images, bool batch)
+    {
+        ResetPredictor();
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var input = Preprocess.ImageBatch(images, Model.ImageSize);
+        SetPreprocessed(input, images.Select(i => (i.Height, i.Width)).ToList());
+        IsBatch = batch;
+    }
+
+    /// <summary>Embeds an already preprocessed B×3×S×S batch whose originals had the given sizes.</summary>
+    public void SetPreprocessed(Tensor input, IReadOnlyList<(int H, int W)> originalSizes)
+    {
+        ResetPredictor();
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var feats = Model.PrepareBackboneFeatures(Model.ForwardImage(input));
+        var vf = feats.VisionFeats.ToList();
+        if (Model.Config.DirectlyAddNoMemEmbed) vf[^1] = vf[^1] + Model.NoMemEmbed;
+        var maps = vf.Select((x, i) => Sam2Base.TokensToMap(x, feats.FeatSizes[i]).contiguous().DetachFromDisposeScope()).ToList();
+        imageEmbed = maps[^1];
+        highResFeats = maps.Take(maps.Count - 1).ToList();
+        origHw = originalSizes.ToList();
+    }
+
+    public void ResetPredictor()
+    {
+        imageEmbed?.Dispose();
+        highResFeats?.ForEach(t => t.Dispose());
+        imageEmbed = null;
+        highResFeats = null;
+        origHw = new();
+        IsBatch = false;
+    }
+
+    /// <summary>
+    /// Masks for the image set with <see cref="SetImage"/>. Points are N×2 (x, y) with N labels
+    /// (1 foreground, 0 background); boxes are B×4 (x0, y0, x1, y1), several boxes predicting a batch;
+    /// a mask input is 1×S/4×S/4 (or B×1×S/4×S/4) logits from an earlier prediction.
+    /// </summary>
+    public ImagePrediction Predict(float[,]? pointCoords = null, int[]? pointLabels = null, float[,]? boxes = null,
+        Tensor? maskInput = null, bool multimaskOutput = true, bool returnLogits = false, bool normalizeCoords = true, int imgIdx = -1)
+    {
+        if (!IsImageSet) throw new InvalidOperationException("An image must be set with SetImage(...) before mask prediction.");
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var (coords, labels, box, mask) = PrepPrompts(pointCoords, pointLabels, boxes, maskInput, normalizeCoords, imgIdx);
+        var (masks, ious, lowRes) = PredictTorch(coords, labels, box, mask, multimaskOutput, returnLogits, imgIdx);
+        // A single prompt set drops the batch dimension, as the reference's numpy output does.
+        if (masks.shape[0] == 1) { masks = masks.squeeze(0); ious = ious.squeeze(0); lowRes = lowRes.squeeze(0); }
+        var r = new ImagePrediction(masks.MoveToOuterDisposeScope(), ious.to_type(float32).MoveToOuterDisposeScope(), lowRes.to_type(float32).MoveToOuterDisposeScope());
+        return r;
+    }
+
+    /// <summary>Prompts for each image of the batch set with <see cref="SetImageBatch"/>.</summary>
+    public IReadOnlyList<ImagePrediction> PredictBatch(IReadOnlyList<float[,]?>? pointCoords, IReadOnlyList<int[]?>? pointLabels,
+        IReadOnlyList<float[,]?>? boxes, IReadOnlyList<Tensor?>? maskInputs, bool multimaskOutput = true, bool returnLogits = false, bool normalizeCoords = true)
+    {
+        if (!IsBatch) throw new InvalidOperationException("PredictBatch needs images set with SetImageBatch(...).");
+        return Enumerable.Range(0, origHw.Count).Select(i => Predict(pointCoords?[i], pointLabels?[i], boxes?[i], maskInputs?[i],
+            multimaskOutput, returnLogits, normalizeCoords, i)).ToList();
+    }
+
+    (Tensor? coords, Tensor? labels, Tensor? box, Tensor? mask) PrepPrompts(float[,]? pointCoords, int[]? pointLabels,
+        float[,]? boxes, Tensor? maskInput, bool normalize, int imgIdx)
+    {
+        var hw = origHw[imgIdx < 0 ? origHw.Count + imgIdx : imgIdx];
+        Tensor? coords = null, labels = null, box = null, mask = null;
+        if (pointCoords is not null)
+        {
+            if (pointLabels is null || pointLabels.Length != pointCoords.GetLength(0))
+                throw new ArgumentException("point_labels must be supplied with point_coords, one per point.");
+            coords = Transforms.TransformCoords(tensor(pointCoords), normalize, (hw.H, hw.W)).unsqueeze(0);
+            labels = tensor(pointLabels, ScalarType.Int32).unsqueeze(0);
+        }
+        if (boxes is not null) box = Transforms.TransformBoxes(tensor(boxes), normalize, (hw.H, hw.W));
+        if (maskInput is not null) mask = maskInput.dim() == 3 ? maskInput.to_type(float32).unsqueeze(0) : maskInput.to_type(float32);
+        return (coords, labels, box, mask);
+    }
+
+    /// <summary>
+    /// The reference's <c>_predict</c> on prompts already in the S×S model frame: B×N×2 points,
+    /// B×N labels, B×2×2 boxes, B×1×S/4×S/4 mask inputs. Returns B×C×H×W masks (or logits),
+    /// B×C IoU estimates and B×C×S/4×S/4 low-resolution logits.
+    /// </summary>
+    public (Tensor Masks, Tensor Ious, Tensor LowResLogits) PredictTorch(Tensor? pointCoords, Tensor? pointLabels,
+        Tensor? boxes = null, Tensor? maskInput = null, bool multimaskOutput = true, bool returnLogits = false, int imgIdx = -1)
+    {
+        if (!IsImageSet) throw new InvalidOperationException("An image must be set with SetImage(...) before mask prediction.");
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        (Tensor, Tensor)? points = pointCoords is not null ? (pointCoords, pointLabels!) : null;
+        if (boxes is not null)
+        {
+            // A box is two points labelled 2 (top-left) and 3 (bottom-right), before any clicks.
+            var boxCoords = boxes.reshape(-1, 2, 2);
+            var boxLabels = tensor(new[] { 2, 3 }, ScalarType.Int32).reshape(1, 2).repeat(boxes.shape[0], 1);
+            points = points is { } p
+                ? (cat(new[] { boxCoords, p.Item1 }, 1), cat(new[] { boxLabels, p.Item2 }, 1))
+                : (boxCoords, boxLabels);
+        }
+        var (sparse, dense) = Model.PromptEncoder.forward(points, null, maskInput);
+        bool batched = points is { } q && q.Item1.shape[0] > 1;
+        int i = imgIdx < 0 ? origHw.Count + imgIdx : imgIdx;
+        var embed = imageEmbed![TensorIndex.Slice(i, i + 1)];
+        var highRes = highResFeats!.Select(f => f[TensorIndex.Slice(i, i + 1)]).ToList();
+        var dec = Model.MaskDecoder.forward(embed, Model.PromptEncoder.GetDensePe(), sparse, dense, multimaskOutput,
+            repeatImage: batched, highResFeatures: highRes);
+        var masks = Transforms.PostprocessMasks(dec.Masks, (origHw[i].H, origHw[i].W));
+        var lowRes = dec.Masks.clamp(-32.0, 32.0);
+        if (!returnLogits) masks = masks > MaskThreshold;
+        return (masks.MoveToOuterDisposeScope(), dec.IouPred.MoveToOuterDisposeScope(), lowRes.MoveToOuterDisposeScope());
+    }
+
+    public void Dispose() => ResetPredictor();
+}
