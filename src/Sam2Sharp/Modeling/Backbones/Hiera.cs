@@ -1,0 +1,128 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace Sam2Sharp.Modeling.Backbones;
+
+/// <summary>
+/// Hiera trunk (hierarchical ViT with windowed attention and query pooling between stages).
+/// forward: B×3×H×W image → one B×C×h×w map per stage end, highest resolution first
+/// (only the last one unless returnIntermLayers).
+/// </summary>
+public sealed class Hiera : nn.Module<Tensor, IReadOnlyList<Tensor>>
+{
+    private readonly PatchEmbed patch_embed;
+    private readonly Parameter pos_embed;
+    private readonly Parameter pos_embed_window;
+    private readonly ModuleList<MultiScaleBlock> blocks;
+    private readonly int[] stageEnds;
+    private readonly bool returnIntermLayers;
+
+    /// <summary>Output channels per returned level, lowest resolution first (as the neck's backboneChannelList).</summary>
+    public IReadOnlyList<int> ChannelList { get; }
+    public IReadOnlyList<int> StageEnds => stageEnds;
+    public IReadOnlyList<int> WindowSpec { get; }
+    public IReadOnlyList<int> GlobalAttBlocks { get; }
+    public IReadOnlyList<int> QPoolBlocks { get; }
+
+    /// <param name="stages">Blocks per stage; default (2, 3, 16, 3).</param>
+    /// <param name="windowPosEmbedBkgSpatialSize">Size of the background position embedding; default (14, 14).</param>
+    /// <param name="windowSpec">Window size per stage; default (8, 4, 14, 7).</param>
+    /// <param name="globalAttBlocks">Blocks with global attention; default (12, 16, 20); empty for none.</param>
+    /// <param name="weightsPath">Optional PyTorch checkpoint (a state dict of this trunk) loaded non-strictly.</param>
+    public Hiera(int embedDim = 96, int numHeads = 1, double dropPathRate = 0.0, int qPool = 3,
+                 (int, int)? qStride = null, int[]? stages = null, double dimMul = 2.0, double headMul = 2.0,
+                 int[]? windowPosEmbedBkgSpatialSize = null, int[]? windowSpec = null, int[]? globalAttBlocks = null,
+                 string? weightsPath = null, bool returnIntermLayers = true) : base(nameof(Hiera))
+    {
+        var qs = qStride ?? (2, 2);
+        stages ??= new[] { 2, 3, 16, 3 };
+        windowPosEmbedBkgSpatialSize ??= new[] { 14, 14 };
+        windowSpec ??= new[] { 8, 4, 14, 7 };
+        globalAttBlocks ??= new[] { 12, 16, 20 };
+        if (stages.Length != windowSpec.Length) throw new ArgumentException("stages and windowSpec must have the same length");
+        if (windowPosEmbedBkgSpatialSize.Length != 2) throw new ArgumentException("windowPosEmbedBkgSpatialSize must be (h, w)");
+        WindowSpec = windowSpec;
+        GlobalAttBlocks = globalAttBlocks;
+        this.returnIntermLayers = returnIntermLayers;
+
+        int depth = stages.Sum();
+        stageEnds = Enumerable.Range(1, stages.Length).Select(i => stages.Take(i).Sum() - 1).ToArray();
+        if (qPool < 0 || qPool > stageEnds.Length - 1) throw new ArgumentException("qPool must be between 0 and the number of stages - 1");
+        QPoolBlocks = stageEnds.Take(stageEnds.Length - 1).Select(e => e + 1).Take(qPool).ToArray();
+
+        patch_embed = new PatchEmbed(embedDim: embedDim);
+        pos_embed = new Parameter(zeros(1, embedDim, windowPosEmbedBkgSpatialSize[0], windowPosEmbedBkgSpatialSize[1]));
+        pos_embed_window = new Parameter(zeros(1, embedDim, windowSpec[0], windowSpec[0]));
+
+        // Stochastic depth rate grows linearly over the blocks.
+        var dpr = linspace(0, dropPathRate, depth).data<float>().ToArray();
+
+        int curStage = 1;
+        blocks = new ModuleList<MultiScaleBlock>();
+        for (int i = 0; i < depth; i++)
+        {
+            int dimOut = embedDim;
+            // The window size lags one block behind the stage: the first block of a stage still
+            // uses the previous stage's window (it pools its queries to the new size).
+            int windowSize = windowSpec[curStage - 1];
+            if (globalAttBlocks.Contains(i)) windowSize = 0;
+            if (stageEnds.Contains(i - 1))
+            {
+                dimOut = (int)(embedDim * dimMul);
+                numHeads = (int)(numHeads * headMul);
+                curStage++;
+            }
+            blocks.Add(new MultiScaleBlock(embedDim, dimOut, numHeads, dropPath: dpr[i],
+                                           qStride: QPoolBlocks.Contains(i) ? qs : null, windowSize: windowSize));
+            embedDim = dimOut;
+        }
+
+        ChannelList = returnIntermLayers
+            ? stageEnds.Reverse().Select(i => blocks[i].DimOut).ToArray()
+            : new[] { blocks[depth - 1].DimOut };
+
+        RegisterComponents();
+
+        if (weightsPath is not null)
+        {
+            using var f = File.OpenRead(weightsPath);
+            var sd = PyTorchUnpickler.UnpickleStateDict(f);
+            var dict = new Dictionary<string, Tensor>();
+            foreach (System.Collections.DictionaryEntry e in sd)
+                if (e.Value is Tensor t) dict[(string)e.Key] = t;
+            load_state_dict(dict, strict: false);
+        }
+    }
+
+    /// <summary>Background embedding resized bicubically to h×w plus the window embedding tiled over it; B×h×w×C.</summary>
+    private Tensor GetPosEmbed(long h, long w)
+    {
+        using var scope = NewDisposeScope();
+        var pe = nn.functional.interpolate(pos_embed, size: new[] { h, w }, mode: InterpolationMode.Bicubic, align_corners: false);
+        var reps = pe.shape.Zip(pos_embed_window.shape, (a, b) => a / b).ToArray();
+        pe = pe + pos_embed_window.tile(reps);
+        return pe.permute(0, 2, 3, 1).MoveToOuterDisposeScope();
+    }
+
+    public override IReadOnlyList<Tensor> forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var patches = patch_embed.forward(x); // B×H×W×C
+        x = patches + GetPosEmbed(patches.shape[1], patches.shape[2]);
+        patches.Dispose();
+
+        var outputs = new List<Tensor>();
+        int last = stageEnds[^1];
+        for (int i = 0; i < blocks.Count; i++)
+        {
+            var y = blocks[i].forward(x);
+            x.Dispose(); // free each block's input early; a returned view keeps its storage alive
+            x = y;
+            if (i == last || (returnIntermLayers && stageEnds.Contains(i)))
+                outputs.Add(x.permute(0, 3, 1, 2).MoveToOuterDisposeScope());
+        }
+        return outputs;
+    }
+}

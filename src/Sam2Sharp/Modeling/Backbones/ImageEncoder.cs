@@ -1,0 +1,50 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Sam2Sharp.Modeling.Backbones;
+
+/// <summary>
+/// Output of the image encoder: FPN features and their position encodings, highest resolution
+/// first; VisionFeatures is the last (lowest resolution) kept level.
+/// </summary>
+public sealed record BackboneOutput(Tensor VisionFeatures, IReadOnlyList<Tensor> VisionPosEnc, IReadOnlyList<Tensor> BackboneFpn)
+    : IDisposable
+{
+    public void Dispose()
+    {
+        foreach (var t in BackboneFpn) t.Dispose();
+        foreach (var t in VisionPosEnc) t.Dispose();
+        VisionFeatures.Dispose();
+    }
+}
+
+/// <summary>Trunk + FPN neck; scalp drops that many of the lowest resolution levels.</summary>
+public sealed class ImageEncoder : nn.Module<Tensor, BackboneOutput>
+{
+    private readonly Hiera trunk;
+    private readonly FpnNeck neck;
+
+    public int Scalp { get; }
+    public Hiera Trunk => trunk;
+    public FpnNeck Neck => neck;
+
+    public ImageEncoder(Hiera trunk, FpnNeck neck, int scalp = 0) : base(nameof(ImageEncoder))
+    {
+        if (!trunk.ChannelList.SequenceEqual(neck.BackboneChannelList))
+            throw new ArgumentException($"Channel dims of trunk and neck do not match. Trunk: [{string.Join(", ", trunk.ChannelList)}], neck: [{string.Join(", ", neck.BackboneChannelList)}]");
+        this.trunk = trunk;
+        this.neck = neck;
+        Scalp = scalp;
+        RegisterComponents();
+    }
+
+    public override BackboneOutput forward(Tensor sample)
+    {
+        using var scope = NewDisposeScope();
+        var (features, pos) = neck.forward(trunk.forward(sample));
+        int keep = features.Count - Scalp;
+        var f = features.Take(keep).Select(t => t.MoveToOuterDisposeScope()).ToArray();
+        var p = pos.Take(keep).Select(t => t.MoveToOuterDisposeScope()).ToArray();
+        return new BackboneOutput(f[^1], p, f);
+    }
+}

@@ -1,0 +1,65 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Sam2Sharp.Modeling.Backbones;
+
+/// <summary>
+/// Multi-head self-attention over a B×H×W×C map whose queries may be pooled (stage change),
+/// so that the output has the pooled spatial size and dimension dimOut.
+/// </summary>
+public sealed class MultiScaleAttention : nn.Module<Tensor, Tensor>
+{
+    private readonly Linear qkv;
+    private readonly Linear proj;
+    private readonly nn.Module<Tensor, Tensor>? q_pool;
+    private readonly int numHeads;
+
+    public int Dim { get; }
+    public int DimOut { get; }
+
+    public MultiScaleAttention(int dim, int dimOut, int numHeads, nn.Module<Tensor, Tensor>? qPool = null)
+        : base(nameof(MultiScaleAttention))
+    {
+        Dim = dim;
+        DimOut = dimOut;
+        this.numHeads = numHeads;
+        q_pool = qPool;
+        qkv = nn.Linear(dim, dimOut * 3);
+        proj = nn.Linear(dimOut, dimOut);
+        RegisterComponents();
+    }
+
+    /// <summary>Applies a 2-D pooling to a channels-last B×H×W×C map (then an optional norm).</summary>
+    public static Tensor DoPool(Tensor x, nn.Module<Tensor, Tensor>? pool, nn.Module<Tensor, Tensor>? norm = null)
+    {
+        if (pool is null) return x;
+        using var scope = NewDisposeScope();
+        var y = pool.forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1);
+        if (norm is not null) y = norm.forward(y);
+        return y.MoveToOuterDisposeScope();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], h = x.shape[1], w = x.shape[2];
+        // B×HW×3×heads×hd → 3×B×heads×HW×hd: q, k, v come out in SDPA's layout without copies.
+        var qkvT = qkv.forward(x).reshape(b, h * w, 3, numHeads, -1).permute(2, 0, 3, 1, 4);
+        var q = qkvT[0];
+        var k = qkvT[1];
+        var v = qkvT[2];
+        if (q_pool is not null)
+        {
+            // B×heads×HW×hd → B×H×W×(heads·hd), pool, and back.
+            var qMap = q.transpose(1, 2).reshape(b, h, w, -1);
+            qMap = DoPool(qMap, q_pool);
+            h = qMap.shape[1];
+            w = qMap.shape[2];
+            q = qMap.reshape(b, h * w, numHeads, -1).transpose(1, 2);
+        }
+        var o = nn.functional.scaled_dot_product_attention(q, k, v);
+        o = o.transpose(1, 2).reshape(b, h, w, -1);
+        return proj.forward(o).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,21 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Sam2Sharp.Modeling.Backbones;
+
+/// <summary>Image to patch embedding: a strided convolution, returned channels-last (B×H×W×C).</summary>
+public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
+{
+    private readonly Conv2d proj;
+
+    public PatchEmbed((long, long)? kernelSize = null, (long, long)? stride = null, (long, long)? padding = null,
+                      int inChans = 3, int embedDim = 768) : base(nameof(PatchEmbed))
+    {
+        proj = nn.Conv2d(inChans, embedDim, kernelSize ?? (7, 7), stride: stride ?? (4, 4), padding: padding ?? (3, 3));
+        RegisterComponents();
+    }
+
+    // A permuted view: the following add/LayerNorm produce contiguous tensors anyway.
+    public override Tensor forward(Tensor x) => proj.forward(x).permute(0, 2, 3, 1);
+}
