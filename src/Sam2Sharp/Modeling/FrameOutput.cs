@@ -16,7 +16,7 @@ public sealed record PointInputs(Tensor Coords, Tensor Labels)
 /// What tracking keeps for one object on one frame: the prediction, the object pointer and
 /// score, and the encoded memory (stored in bfloat16, as the reference does).
 /// </summary>
-public sealed class FrameOutput
+public sealed class FrameOutput : IDisposable
 {
     public PointInputs? PointInputs { get; init; }
     public Tensor? MaskInputs { get; init; }
@@ -45,28 +45,17 @@ public sealed class FrameOutput
         if (MaskmemFeatures is { } f) yield return f;
     }
 
-    /// <summary>Detaches every tensor from all dispose scopes: the memory bank owns them.</summary>
+    /// <summary>Detaches the computed tensors from all dispose scopes: the memory bank owns them.</summary>
     public FrameOutput Own()
     {
-        foreach (var t in Tensors()) t.DetachFromDisposeScope();
+        foreach (var t in Computed()) t.DetachFromDisposeScope();
         return this;
     }
 
+    /// <summary>Frees the computed tensors (not the prompts, nor the shared position encoding).</summary>
     public void Dispose()
     {
-        foreach (var t in Tensors()) t.Dispose();
-    }
-
-    IEnumerable<Tensor> Tensors()
-    {
-        if (PointInputs is { } p) { yield return p.Coords; yield return p.Labels; }
-        if (MaskInputs is { } m) yield return m;
-        yield return PredMasks;
-        if (PredMasksHighRes is { } h) yield return h;
-        yield return ObjPtr;
-        if (ObjectScoreLogits is { } s) yield return s;
-        if (MaskmemFeatures is { } f) yield return f;
-        // MaskmemPosEnc is a constant shared by all frames (cached once per session).
+        foreach (var t in Computed()) t.Dispose();
     }
 }
 

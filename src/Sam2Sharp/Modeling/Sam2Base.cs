@@ -94,8 +94,8 @@ public partial class Sam2Base : nn.Module
         var o = image_encoder.forward(imgBatch);
         if (!Config.UseHighResFeaturesInSam) return o;
         var fpn = o.BackboneFpn.ToList();
-        fpn[0] = sam_mask_decoder.conv_s0.forward(fpn[0]);
-        fpn[1] = sam_mask_decoder.conv_s1.forward(fpn[1]);
+        fpn[0] = sam_mask_decoder.ConvS0(fpn[0]);
+        fpn[1] = sam_mask_decoder.ConvS1(fpn[1]);
         return o with { BackboneFpn = fpn };
     }
 
@@ -133,8 +133,8 @@ public partial class Sam2Base : nn.Module
         if (maskInputs is not null)
         {
             var size = sam_prompt_encoder.MaskInputSize;
-            maskPrompt = maskInputs.shape[^2] != size.H || maskInputs.shape[^1] != size.W
-                ? F.interpolate(maskInputs.to_type(float32), new long[] { size.H, size.W }, mode: InterpolationMode.Bilinear, align_corners: false, antialias: true)
+            maskPrompt = maskInputs.shape[^2] != size.h || maskInputs.shape[^1] != size.w
+                ? F.interpolate(maskInputs.to_type(float32), new long[] { size.h, size.w }, mode: InterpolationMode.Bilinear, align_corners: false, antialias: true)
                 : maskInputs;
         }
         var (sparse, dense) = sam_prompt_encoder.forward((coords, labels), null, maskPrompt);
