@@ -15,6 +15,9 @@ public sealed class LayerNorm2d : nn.Module<Tensor, Tensor>
     {
         weight = new Parameter(ones(numChannels));
         bias = new Parameter(zeros(numChannels));
+        // Parameters must outlive a dispose scope the module happens to be built in.
+        weight.DetachFromDisposeScope();
+        bias.DetachFromDisposeScope();
         this.eps = eps;
         RegisterComponents();
     }

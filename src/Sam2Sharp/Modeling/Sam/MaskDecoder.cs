@@ -1,0 +1,240 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Sam2Sharp.Modeling.Sam;
+
+/// <summary>What <see cref="MaskDecoder.forward"/> returns.</summary>
+/// <param name="Masks">B×M×4h×4w mask logits (M = 3 with multimask output, else 1).</param>
+/// <param name="IouPred">B×M predicted mask quality.</param>
+/// <param name="SamTokensOut">B×3×C (multimask with the multimask token for object pointers) or B×1×C.</param>
+/// <param name="ObjectScoreLogits">B×1 logit that the object is present.</param>
+public sealed record MaskDecoderOutput(Tensor Masks, Tensor IouPred, Tensor SamTokensOut, Tensor ObjectScoreLogits);
+
+/// <summary>
+/// SAM's mask decoder: output tokens (object score, IoU, mask tokens) plus the prompt tokens go
+/// through a two-way transformer with the image embedding; the mask tokens then become
+/// hypernetwork weights that are dotted with the upscaled image embedding.
+/// </summary>
+public sealed class MaskDecoder : nn.Module
+{
+    private readonly TwoWayTransformer transformer;
+    private readonly Embedding iou_token;
+    private readonly Embedding mask_tokens;
+    private readonly Embedding? obj_score_token;
+    private readonly Sequential output_upscaling;
+    private readonly Conv2d? conv_s0;
+    private readonly Conv2d? conv_s1;
+    private readonly ModuleList<Mlp> output_hypernetworks_mlps;
+    private readonly Mlp iou_prediction_head;
+    private readonly nn.Module<Tensor, Tensor>? pred_obj_score_head;
+
+    // The pieces of output_upscaling, for the high-resolution path that adds skip features between
+    // them. Kept in a tuple (not registered) so that they appear in the state dict only once.
+    private readonly (nn.Module<Tensor, Tensor> dc1, nn.Module<Tensor, Tensor> ln1, nn.Module<Tensor, Tensor> act1,
+                      nn.Module<Tensor, Tensor> dc2, nn.Module<Tensor, Tensor> act2) upscaling;
+
+    public int TransformerDim { get; }
+    public int NumMultimaskOutputs { get; }
+    public int NumMaskTokens { get; }
+    public bool PredObjScores { get; }
+    public bool UseMultimaskTokenForObjPtr { get; }
+    public bool UseHighResFeatures { get; }
+    public bool DynamicMultimaskViaStability { get; }
+    public double DynamicMultimaskStabilityDelta { get; }
+    public double DynamicMultimaskStabilityThresh { get; }
+
+    public MaskDecoder(int transformerDim, TwoWayTransformer transformer, int numMultimaskOutputs = 3,
+                       string activation = "gelu", int iouHeadDepth = 3, int iouHeadHiddenDim = 256,
+                       bool useHighResFeatures = false, bool iouPredictionUseSigmoid = false,
+                       bool dynamicMultimaskViaStability = false, double dynamicMultimaskStabilityDelta = 0.05,
+                       double dynamicMultimaskStabilityThresh = 0.98, bool predObjScores = false,
+                       bool predObjScoresMlp = false, bool useMultimaskTokenForObjPtr = false)
+        : base(nameof(MaskDecoder))
+    {
+        TransformerDim = transformerDim;
+        this.transformer = transformer;
+        NumMultimaskOutputs = numMultimaskOutputs;
+        iou_token = nn.Embedding(1, transformerDim);
+        NumMaskTokens = numMultimaskOutputs + 1;
+        mask_tokens = nn.Embedding(NumMaskTokens, transformerDim);
+
+        PredObjScores = predObjScores;
+        if (predObjScores) obj_score_token = nn.Embedding(1, transformerDim);
+        UseMultimaskTokenForObjPtr = useMultimaskTokenForObjPtr;
+
+        upscaling = (
+            nn.ConvTranspose2d(transformerDim, transformerDim / 4, kernel_size: 2, stride: 2),
+            new LayerNorm2d(transformerDim / 4),
+            PromptEncoder.ActivationModule(activation),
+            nn.ConvTranspose2d(transformerDim / 4, transformerDim / 8, kernel_size: 2, stride: 2),
+            PromptEncoder.ActivationModule(activation));
+        output_upscaling = nn.Sequential(("0", upscaling.dc1), ("1", upscaling.ln1), ("2", upscaling.act1),
+                                         ("3", upscaling.dc2), ("4", upscaling.act2));
+        UseHighResFeatures = useHighResFeatures;
+        if (useHighResFeatures)
+        {
+            conv_s0 = nn.Conv2d(transformerDim, transformerDim / 8, kernel_size: 1, stride: 1);
+            conv_s1 = nn.Conv2d(transformerDim, transformerDim / 4, kernel_size: 1, stride: 1);
+        }
+
+        output_hypernetworks_mlps = new ModuleList<Mlp>();
+        for (int i = 0; i < NumMaskTokens; i++)
+            output_hypernetworks_mlps.Add(new Mlp(transformerDim, transformerDim, transformerDim / 8, 3));
+
+        iou_prediction_head = new Mlp(transformerDim, iouHeadHiddenDim, NumMaskTokens, iouHeadDepth,
+                                      sigmoidOutput: iouPredictionUseSigmoid);
+        if (predObjScores)
+            pred_obj_score_head = predObjScoresMlp
+                ? new Mlp(transformerDim, transformerDim, 1, 3)
+                : nn.Linear(transformerDim, 1);
+
+        DynamicMultimaskViaStability = dynamicMultimaskViaStability;
+        DynamicMultimaskStabilityDelta = dynamicMultimaskStabilityDelta;
+        DynamicMultimaskStabilityThresh = dynamicMultimaskStabilityThresh;
+        RegisterComponents();
+    }
+
+    /// <summary>The decoder's 1×1 projection of the stride-4 backbone features (applied by SAM2Base).</summary>
+    public Tensor ConvS0(Tensor x) =>
+        (conv_s0 ?? throw new InvalidOperationException("the decoder was built without high-resolution features")).forward(x);
+
+    /// <summary>The decoder's 1×1 projection of the stride-8 backbone features (applied by SAM2Base).</summary>
+    public Tensor ConvS1(Tensor x) =>
+        (conv_s1 ?? throw new InvalidOperationException("the decoder was built without high-resolution features")).forward(x);
+
+    /// <summary>
+    /// imageEmbeddings: 1×C×h×w when <paramref name="repeatImage"/> (one image, many prompts) or B×C×h×w;
+    /// imagePe: 1×C×h×w (<see cref="PromptEncoder.GetDensePe"/>); sparse: B×N×C; dense: B×C×h×w;
+    /// highResFeatures: [B×C/8×4h×4w, B×C/4×2h×2w] when the decoder uses them.
+    /// </summary>
+    public MaskDecoderOutput forward(Tensor imageEmbeddings, Tensor imagePe, Tensor sparsePromptEmbeddings,
+                                     Tensor densePromptEmbeddings, bool multimaskOutput, bool repeatImage,
+                                     IReadOnlyList<Tensor>? highResFeatures = null)
+    {
+        using var scope = NewDisposeScope();
+        var (masks, iouPred, maskTokensOut, objectScoreLogits) = PredictMasks(
+            imageEmbeddings, imagePe, sparsePromptEmbeddings, densePromptEmbeddings, repeatImage, highResFeatures);
+
+        if (multimaskOutput)
+        {
+            masks = masks[.., 1..];
+            iouPred = iouPred[.., 1..];
+        }
+        else if (DynamicMultimaskViaStability && !training)
+            (masks, iouPred) = DynamicMultimaskViaStabilitySelect(masks, iouPred);
+        else
+        {
+            masks = masks[.., 0..1];
+            iouPred = iouPred[.., 0..1];
+        }
+
+        // Tracking always uses the single-mask token unless told to use the multimask tokens.
+        var samTokensOut = multimaskOutput && UseMultimaskTokenForObjPtr
+            ? maskTokensOut[.., 1..]
+            : maskTokensOut[.., 0..1];
+
+        return new MaskDecoderOutput(masks.MoveToOuterDisposeScope(), iouPred.MoveToOuterDisposeScope(),
+                                     samTokensOut.MoveToOuterDisposeScope(), objectScoreLogits.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>All mask-token outputs: (masks B×4×4h×4w, iou B×4, mask tokens B×4×C, object score B×1).</summary>
+    public (Tensor masks, Tensor iouPred, Tensor maskTokensOut, Tensor objectScoreLogits) PredictMasks(
+        Tensor imageEmbeddings, Tensor imagePe, Tensor sparsePromptEmbeddings, Tensor densePromptEmbeddings,
+        bool repeatImage, IReadOnlyList<Tensor>? highResFeatures = null)
+    {
+        using var scope = NewDisposeScope();
+        int s = 0;
+        Tensor outputTokens;
+        if (PredObjScores)
+        {
+            outputTokens = cat(new[] { obj_score_token!.weight!, iou_token.weight!, mask_tokens.weight! }, 0);
+            s = 1;
+        }
+        else
+            outputTokens = cat(new[] { iou_token.weight!, mask_tokens.weight! }, 0);
+        outputTokens = outputTokens.unsqueeze(0).expand(sparsePromptEmbeddings.shape[0], -1, -1);
+        var tokens = cat(new[] { outputTokens, sparsePromptEmbeddings }, 1);
+        long nTok = tokens.shape[0];
+
+        Tensor src;
+        if (repeatImage)
+            src = imageEmbeddings.repeat_interleave(nTok, dim: 0);
+        else
+        {
+            if (imageEmbeddings.shape[0] != nTok)
+                throw new ArgumentException("image_embeddings and prompts must have the same batch size unless repeat_image.");
+            src = imageEmbeddings;
+        }
+        src = src + densePromptEmbeddings;
+        if (imagePe.shape[0] != 1)
+            throw new ArgumentException("image_pe should have size 1 in batch dim (from GetDensePe()).");
+        var posSrc = imagePe.repeat_interleave(nTok, dim: 0);
+        long b = src.shape[0], c = src.shape[1], h = src.shape[2], w = src.shape[3];
+
+        var (hs, srcOut) = transformer.forward(src, posSrc, tokens);
+        var iouTokenOut = hs[.., s, ..];
+        var maskTokensOut = hs[.., (s + 1)..(s + 1 + NumMaskTokens), ..];
+
+        src = srcOut.transpose(1, 2).reshape(b, c, h, w);
+        Tensor upscaled;
+        if (!UseHighResFeatures)
+            upscaled = output_upscaling.forward(src);
+        else
+        {
+            if (highResFeatures is null || highResFeatures.Count != 2)
+                throw new ArgumentException("this decoder needs two high-resolution feature maps.");
+            var featS0 = highResFeatures[0];
+            var featS1 = highResFeatures[1];
+            upscaled = upscaling.act1.forward(upscaling.ln1.forward(upscaling.dc1.forward(src) + featS1));
+            upscaled = upscaling.act2.forward(upscaling.dc2.forward(upscaled) + featS0);
+        }
+
+        var hyperIn = stack(Enumerable.Range(0, NumMaskTokens)
+            .Select(i => output_hypernetworks_mlps[i].forward(maskTokensOut[.., i, ..])).ToArray(), 1);
+        long ub = upscaled.shape[0], uc = upscaled.shape[1], uh = upscaled.shape[2], uw = upscaled.shape[3];
+        var masks = hyperIn.matmul(upscaled.reshape(ub, uc, uh * uw)).reshape(ub, -1, uh, uw);
+
+        var iouPred = iou_prediction_head.forward(iouTokenOut);
+        var objectScoreLogits = PredObjScores
+            ? pred_obj_score_head!.forward(hs[.., 0, ..])
+            : 10.0 * ones(new long[] { iouPred.shape[0], 1 }, dtype: iouPred.dtype, device: iouPred.device); // "present"
+
+        return (masks.MoveToOuterDisposeScope(), iouPred.MoveToOuterDisposeScope(),
+                maskTokensOut.MoveToOuterDisposeScope(), objectScoreLogits.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>IoU of the masks thresholded at +delta and −delta (1 when both are empty).</summary>
+    public Tensor GetStabilityScores(Tensor maskLogits)
+    {
+        using var scope = NewDisposeScope();
+        maskLogits = maskLogits.flatten(-2);
+        double delta = DynamicMultimaskStabilityDelta;
+        var areaI = (maskLogits > delta).sum(-1).to_type(float32);
+        var areaU = (maskLogits > -delta).sum(-1).to_type(float32);
+        return where(areaU > 0, areaI / areaU, 1.0).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Single-mask output: keep token 0's mask when it is stable, otherwise fall back to the
+    /// multimask output (tokens 1..3) with the highest predicted IoU.
+    /// </summary>
+    private (Tensor masks, Tensor iouPred) DynamicMultimaskViaStabilitySelect(Tensor allMaskLogits, Tensor allIouScores)
+    {
+        using var scope = NewDisposeScope();
+        var multimaskLogits = allMaskLogits[.., 1..];
+        var multimaskIou = allIouScores[.., 1..];
+        var bestInds = multimaskIou.argmax(-1);
+        var batchInds = arange(multimaskIou.shape[0], dtype: int64, device: allIouScores.device);
+        var bestLogits = multimaskLogits.index(TensorIndex.Tensor(batchInds), TensorIndex.Tensor(bestInds)).unsqueeze(1);
+        var bestIou = multimaskIou.index(TensorIndex.Tensor(batchInds), TensorIndex.Tensor(bestInds)).unsqueeze(1);
+
+        var singleLogits = allMaskLogits[.., 0..1];
+        var singleIou = allIouScores[.., 0..1];
+        var isStable = GetStabilityScores(singleLogits) >= DynamicMultimaskStabilityThresh;
+
+        var maskOut = where(isStable[.., .., TensorIndex.None, TensorIndex.None].expand_as(singleLogits), singleLogits, bestLogits);
+        var iouOut = where(isStable.expand_as(singleIou), singleIou, bestIou);
+        return (maskOut.MoveToOuterDisposeScope(), iouOut.MoveToOuterDisposeScope());
+    }
+}

@@ -1,0 +1,64 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Sam2Sharp.Modeling.Sam;
+
+/// <summary>
+/// One block of the two-way transformer: token self-attention, tokens→image cross-attention,
+/// token MLP, then image→tokens cross-attention, each followed by a residual and a LayerNorm.
+/// </summary>
+public sealed class TwoWayAttentionBlock : nn.Module<Tensor, Tensor, Tensor, Tensor, (Tensor queries, Tensor keys)>
+{
+    private readonly Attention self_attn;
+    private readonly LayerNorm norm1;
+    private readonly Attention cross_attn_token_to_image;
+    private readonly LayerNorm norm2;
+    private readonly Mlp mlp;
+    private readonly LayerNorm norm3;
+    private readonly LayerNorm norm4;
+    private readonly Attention cross_attn_image_to_token;
+    private readonly bool skipFirstLayerPe;
+
+    public TwoWayAttentionBlock(int embeddingDim, int numHeads, int mlpDim = 2048, string activation = "relu",
+                                int attentionDownsampleRate = 2, bool skipFirstLayerPe = false)
+        : base(nameof(TwoWayAttentionBlock))
+    {
+        self_attn = new Attention(embeddingDim, numHeads);
+        norm1 = nn.LayerNorm(embeddingDim);
+        cross_attn_token_to_image = new Attention(embeddingDim, numHeads, downsampleRate: attentionDownsampleRate);
+        norm2 = nn.LayerNorm(embeddingDim);
+        mlp = new Mlp(embeddingDim, mlpDim, embeddingDim, numLayers: 2, activation: activation);
+        norm3 = nn.LayerNorm(embeddingDim);
+        norm4 = nn.LayerNorm(embeddingDim);
+        cross_attn_image_to_token = new Attention(embeddingDim, numHeads, downsampleRate: attentionDownsampleRate);
+        this.skipFirstLayerPe = skipFirstLayerPe;
+        RegisterComponents();
+    }
+
+    public override (Tensor queries, Tensor keys) forward(Tensor queries, Tensor keys, Tensor queryPe, Tensor keyPe)
+    {
+        using var scope = NewDisposeScope();
+        // The first layer's queries are the prompt tokens themselves: no PE is added and no residual.
+        if (skipFirstLayerPe)
+            queries = self_attn.forward(queries, queries, queries);
+        else
+        {
+            var q0 = queries + queryPe;
+            queries = queries + self_attn.forward(q0, q0, queries);
+        }
+        queries = norm1.forward(queries);
+
+        var q = queries + queryPe;
+        var k = keys + keyPe;
+        queries = norm2.forward(queries + cross_attn_token_to_image.forward(q, k, keys));
+
+        queries = norm3.forward(queries + mlp.forward(queries));
+
+        q = queries + queryPe;
+        k = keys + keyPe;
+        keys = norm4.forward(keys + cross_attn_image_to_token.forward(k, q, queries));
+
+        return (queries.MoveToOuterDisposeScope(), keys.MoveToOuterDisposeScope());
+    }
+}

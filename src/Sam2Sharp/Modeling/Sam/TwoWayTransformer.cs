@@ -1,0 +1,54 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Sam2Sharp.Modeling.Sam;
+
+/// <summary>
+/// The mask decoder's transformer: prompt/output tokens and image tokens attend to each other
+/// over <c>depth</c> blocks, then the tokens attend to the image once more.
+/// </summary>
+public sealed class TwoWayTransformer : nn.Module<Tensor, Tensor, Tensor, (Tensor queries, Tensor keys)>
+{
+    private readonly ModuleList<TwoWayAttentionBlock> layers;
+    private readonly Attention final_attn_token_to_image;
+    private readonly LayerNorm norm_final_attn;
+
+    public int Depth { get; }
+    public int EmbeddingDim { get; }
+    public int NumHeads { get; }
+    public int MlpDim { get; }
+
+    public TwoWayTransformer(int depth, int embeddingDim, int numHeads, int mlpDim, string activation = "relu",
+                             int attentionDownsampleRate = 2) : base(nameof(TwoWayTransformer))
+    {
+        Depth = depth; EmbeddingDim = embeddingDim; NumHeads = numHeads; MlpDim = mlpDim;
+        layers = new ModuleList<TwoWayAttentionBlock>();
+        for (int i = 0; i < depth; i++)
+            layers.Add(new TwoWayAttentionBlock(embeddingDim, numHeads, mlpDim, activation,
+                                                attentionDownsampleRate, skipFirstLayerPe: i == 0));
+        final_attn_token_to_image = new Attention(embeddingDim, numHeads, downsampleRate: attentionDownsampleRate);
+        norm_final_attn = nn.LayerNorm(embeddingDim);
+        RegisterComponents();
+    }
+
+    /// <summary>
+    /// imageEmbedding, imagePe: B×C×h×w; pointEmbedding: B×N×C.
+    /// Returns (tokens B×N×C, image tokens B×hw×C).
+    /// </summary>
+    public override (Tensor queries, Tensor keys) forward(Tensor imageEmbedding, Tensor imagePe, Tensor pointEmbedding)
+    {
+        using var scope = NewDisposeScope();
+        var keys = imageEmbedding.flatten(2).permute(0, 2, 1);
+        var keyPe = imagePe.flatten(2).permute(0, 2, 1);
+        var queries = pointEmbedding;
+
+        foreach (var layer in layers)
+            (queries, keys) = layer.forward(queries, keys, pointEmbedding, keyPe);
+
+        var q = queries + pointEmbedding;
+        var k = keys + keyPe;
+        queries = norm_final_attn.forward(queries + final_attn_token_to_image.forward(q, k, keys));
+        return (queries.MoveToOuterDisposeScope(), keys.MoveToOuterDisposeScope());
+    }
+}

@@ -1,0 +1,95 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Sam2Sharp;
+
+/// <summary>
+/// The image predictor's prompt and output transforms: prompt coordinates from the original
+/// image frame to the model's S×S input frame, and low-resolution mask logits back to the
+/// original size. (The image → tensor transform lives elsewhere.)
+/// </summary>
+public sealed class Sam2Transforms
+{
+    public int Resolution { get; }
+    public double MaskThreshold { get; }
+    public double MaxHoleArea { get; }
+    public double MaxSprinkleArea { get; }
+
+    /// <summary>
+    /// Hook for hole/sprinkle removal: labels the 8-connected components of a N×1×H×W boolean
+    /// mask and returns (labels, areas), both N×1×H×W, label 0 for background and the area of
+    /// its component at every pixel — the contract of the reference's get_connected_components.
+    /// Not ported yet: while it is null, a transform with MaxHoleArea or MaxSprinkleArea &gt; 0
+    /// refuses to post-process rather than silently skip the filling.
+    /// </summary>
+    public Func<Tensor, (Tensor labels, Tensor areas)>? ConnectedComponents { get; set; }
+
+    public Sam2Transforms(int resolution, double maskThreshold, double maxHoleArea = 0.0, double maxSprinkleArea = 0.0)
+    {
+        Resolution = resolution;
+        MaskThreshold = maskThreshold;
+        MaxHoleArea = maxHoleArea;
+        MaxSprinkleArea = maxSprinkleArea;
+    }
+
+    /// <summary>
+    /// Coordinates (…×2, x then y) to the S×S model frame. With <paramref name="normalize"/> they are
+    /// pixels of an image of size <paramref name="origHw"/>; otherwise already in [0, 1].
+    /// </summary>
+    public Tensor TransformCoords(Tensor coords, bool normalize = false, (int h, int w)? origHw = null)
+    {
+        using var scope = NewDisposeScope();
+        if (normalize)
+        {
+            var (h, w) = origHw ?? throw new ArgumentException("orig_hw is required to normalize coordinates.");
+            coords = coords.clone();
+            coords[TensorIndex.Ellipsis, 0] = coords[TensorIndex.Ellipsis, 0] / w;
+            coords[TensorIndex.Ellipsis, 1] = coords[TensorIndex.Ellipsis, 1] / h;
+        }
+        return (coords * Resolution).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>B×4 boxes (x0, y0, x1, y1) → B×2×2 corner points in the S×S model frame.</summary>
+    public Tensor TransformBoxes(Tensor boxes, bool normalize = false, (int h, int w)? origHw = null)
+    {
+        using var scope = NewDisposeScope();
+        return TransformCoords(boxes.reshape(-1, 2, 2), normalize, origHw).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>B×C×h×w mask logits → B×C×H×W at the original size (bilinear, align_corners=false).</summary>
+    public Tensor PostprocessMasks(Tensor masks, (int h, int w) origHw)
+    {
+        using var scope = NewDisposeScope();
+        masks = FillHolesAndRemoveSprinkles(masks.to_type(float32));
+        masks = nn.functional.interpolate(masks, size: new long[] { origHw.h, origHw.w },
+                                          mode: InterpolationMode.Bilinear, align_corners: false);
+        return masks.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Turns small background holes (area ≤ MaxHoleArea) into foreground and small foreground
+    /// sprinkles (area ≤ MaxSprinkleArea) into background, in the low-resolution logits.
+    /// A no-op when both areas are 0 (the predictor's default).
+    /// </summary>
+    public Tensor FillHolesAndRemoveSprinkles(Tensor masks)
+    {
+        if (MaxHoleArea <= 0 && MaxSprinkleArea <= 0) return masks.alias();
+        var cc = ConnectedComponents ?? throw new NotSupportedException(
+            "hole/sprinkle filling needs Sam2Transforms.ConnectedComponents, which is not set.");
+        using var scope = NewDisposeScope();
+        var maskFlat = masks.flatten(0, 1).unsqueeze(1);
+        if (MaxHoleArea > 0)
+        {
+            var (labels, areas) = cc(maskFlat <= MaskThreshold);
+            var isHole = ((labels > 0) & (areas <= MaxHoleArea)).reshape(masks.shape);
+            masks = where(isHole, MaskThreshold + 10.0, masks);
+        }
+        if (MaxSprinkleArea > 0)
+        {
+            var (labels, areas) = cc(maskFlat > MaskThreshold);
+            var isSprinkle = ((labels > 0) & (areas <= MaxSprinkleArea)).reshape(masks.shape);
+            masks = where(isSprinkle, MaskThreshold - 10.0, masks);
+        }
+        return masks.MoveToOuterDisposeScope();
+    }
+}
