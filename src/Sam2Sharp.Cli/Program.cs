@@ -4,5 +4,6 @@ using Sam2Sharp.Cli.Commands;
 var root = new RootCommand("sam2: Segment Anything 2 for .NET");
 // One line per command; each lives in Commands/<Name>Command.cs with a static Create(),
 // and runs its action through Cli.Run so that user errors end as one line and exit 1.
+root.Subcommands.Add(EvalCommand.Create());
 
 return root.Parse(args).Invoke();
