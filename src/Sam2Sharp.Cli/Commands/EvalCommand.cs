@@ -22,12 +22,12 @@ public static class EvalCommand
         };
         var skip = new Option<bool>("--skip-first-and-last")
         {
-            Description = "Leave the first and last frame of each video out (standard for semi-supervised VOS and SA-V val/test)",
+            Description = "true|false: leave the first and last frame of each video out (default true, standard for semi-supervised VOS and SA-V val/test)",
             DefaultValueFactory = _ => true,
         };
         var strict = new Option<bool>("--strict", "-s")
         {
-            Description = "Every ground-truth video must have a prediction folder and vice versa (otherwise videos without predictions are skipped)",
+            Description = "true|false: every ground-truth video must have a prediction folder and vice versa (default false: videos without predictions are skipped; a missing frame is an error either way)",
             DefaultValueFactory = _ => false,
         };
         var workers = new Option<int>("--num-workers", "-n")

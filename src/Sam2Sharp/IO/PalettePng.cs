@@ -329,8 +329,8 @@ public static class PalettePng
                     var prev = pixels.Slice((y - 1) * width, width);
                     for (int i = 0; i < width; i++)
                     {
-                        sumNone += Math.Abs((sbyte)cur[i]);
-                        sumUp += Math.Abs((sbyte)(byte)(cur[i] - prev[i]));
+                        sumNone += Math.Abs((int)(sbyte)cur[i]);
+                        sumUp += Math.Abs((int)(sbyte)(byte)(cur[i] - prev[i]));
                     }
                 }
                 if (y > 0 && sumUp < sumNone)
