@@ -84,7 +84,7 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
         var current = RunSingleFrameInference(s, obj.Output, frameIdx, isInitCondFrame, pointInputs, null, reverse,
             runMemEncoder: false, prevLogits);
         Store(obj.TempOutput.Get(isCond), frameIdx, current);
-        return ConsolidatedFrame(s, frameIdx, isCond);
+        return Escape(ConsolidatedFrame(s, frameIdx, isCond));
     }
 
     /// <summary>Adds a mask (H×W, nonzero = object, any size) for an object on a frame.</summary>
@@ -110,7 +110,7 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
         bool isCond = isInitCondFrame || Model.Config.AddAllFramesToCorrectAsCond;
         var current = RunSingleFrameInference(s, obj.Output, frameIdx, isInitCondFrame, null, m, reverse, runMemEncoder: false);
         Store(obj.TempOutput.Get(isCond), frameIdx, current);
-        return ConsolidatedFrame(s, frameIdx, isCond);
+        return Escape(ConsolidatedFrame(s, frameIdx, isCond));
     }
 
     /// <summary>Tracks every object through the video from <paramref name="startFrameIdx"/> (default: the
@@ -347,6 +347,13 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
         }
         var masks = Model.Config.NonOverlapMasks ? Sam2Base.ApplyNonOverlappingConstraints(consolidated) : consolidated;
         return new VideoFrameMasks(frameIdx, s.ObjIds, masks.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Hands a result computed inside an operation's dispose scope to the caller.</summary>
+    static VideoFrameMasks Escape(VideoFrameMasks r)
+    {
+        r.MaskLogits.MoveToOuterDisposeScope();
+        return r;
     }
 
     /// <summary>Low-resolution logits of all objects to the video's size, non-overlapping if so set.</summary>
