@@ -15,15 +15,6 @@ public sealed class Sam2Transforms
     public double MaxHoleArea { get; }
     public double MaxSprinkleArea { get; }
 
-    /// <summary>
-    /// Hook for hole/sprinkle removal: labels the 8-connected components of a N×1×H×W boolean
-    /// mask and returns (labels, areas), both N×1×H×W, label 0 for background and the area of
-    /// its component at every pixel — the contract of the reference's get_connected_components.
-    /// Not ported yet: while it is null, a transform with MaxHoleArea or MaxSprinkleArea &gt; 0
-    /// refuses to post-process rather than silently skip the filling.
-    /// </summary>
-    public Func<Tensor, (Tensor labels, Tensor areas)>? ConnectedComponents { get; set; }
-
     public Sam2Transforms(int resolution, double maskThreshold, double maxHoleArea = 0.0, double maxSprinkleArea = 0.0)
     {
         Resolution = resolution;
@@ -68,28 +59,10 @@ public sealed class Sam2Transforms
 
     /// <summary>
     /// Turns small background holes (area ≤ MaxHoleArea) into foreground and small foreground
-    /// sprinkles (area ≤ MaxSprinkleArea) into background, in the low-resolution logits.
-    /// A no-op when both areas are 0 (the predictor's default).
+    /// sprinkles (area ≤ MaxSprinkleArea) into background, in the low-resolution logits, with
+    /// 8-connected components on the CPU. A no-op when both areas are 0 (the predictor's default).
     /// </summary>
-    public Tensor FillHolesAndRemoveSprinkles(Tensor masks)
-    {
-        if (MaxHoleArea <= 0 && MaxSprinkleArea <= 0) return masks.alias();
-        var cc = ConnectedComponents ?? throw new NotSupportedException(
-            "hole/sprinkle filling needs Sam2Transforms.ConnectedComponents, which is not set.");
-        using var scope = NewDisposeScope();
-        var maskFlat = masks.flatten(0, 1).unsqueeze(1);
-        if (MaxHoleArea > 0)
-        {
-            var (labels, areas) = cc(maskFlat <= MaskThreshold);
-            var isHole = ((labels > 0) & (areas <= MaxHoleArea)).reshape(masks.shape);
-            masks = where(isHole, MaskThreshold + 10.0, masks);
-        }
-        if (MaxSprinkleArea > 0)
-        {
-            var (labels, areas) = cc(maskFlat > MaskThreshold);
-            var isSprinkle = ((labels > 0) & (areas <= MaxSprinkleArea)).reshape(masks.shape);
-            masks = where(isSprinkle, MaskThreshold - 10.0, masks);
-        }
-        return masks.MoveToOuterDisposeScope();
-    }
+    public Tensor FillHolesAndRemoveSprinkles(Tensor masks) =>
+        MaxHoleArea <= 0 && MaxSprinkleArea <= 0 ? masks.alias()
+            : Imaging.ConnectedComponents.FillHolesAndRemoveSprinkles(masks, MaskThreshold, MaxHoleArea, MaxSprinkleArea);
 }
