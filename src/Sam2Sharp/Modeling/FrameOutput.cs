@@ -20,13 +20,32 @@ public sealed class FrameOutput : IDisposable
 {
     public PointInputs? PointInputs { get; init; }
     public Tensor? MaskInputs { get; init; }
-    /// <summary>Low-resolution mask logits, B×1×S/4×S/4.</summary>
-    public required Tensor PredMasks { get; set; }
+    private Spillable predMasks = null!;
+    private Spillable? maskmemFeatures;
+
+    /// <summary>Low-resolution mask logits, B×1×S/4×S/4 (read back from disk when spilled).</summary>
+    public required Tensor PredMasks { get => predMasks.Get(); set => predMasks = new Spillable(value); }
     /// <summary>Full-resolution logits (S×S); only kept while a step needs them.</summary>
     public Tensor? PredMasksHighRes { get; set; }
     public required Tensor ObjPtr { get; set; }
     public Tensor? ObjectScoreLogits { get; set; }
-    public Tensor? MaskmemFeatures { get; set; }
+    /// <summary>The encoded memory, bfloat16 in the video predictor (read back from disk when spilled).</summary>
+    public Tensor? MaskmemFeatures { get => maskmemFeatures?.Get(); set => maskmemFeatures = value is null ? null : new Spillable(value); }
+
+    /// <summary>Whether the large tensors live on disk (see <see cref="Spill"/>).</summary>
+    public bool IsSpilled => predMasks.IsSpilled;
+
+    /// <summary>
+    /// Moves the mask logits and memory features to files under <paramref name="dir"/>, keeping the
+    /// small pointer and score in memory, so that a long video's memory bank does not grow in RAM.
+    /// Reading them afterwards loads a copy into the current dispose scope.
+    /// </summary>
+    public void Spill(string dir)
+    {
+        var stem = Path.Combine(dir, Guid.NewGuid().ToString("N"));
+        predMasks.Spill(stem + ".mask");
+        maskmemFeatures?.Spill(stem + ".mem");
+    }
     public IReadOnlyList<Tensor>? MaskmemPosEnc { get; set; }
 
     /// <summary>Moves the tensors a step computed (not the prompts it was given) out of the current dispose scope.</summary>
@@ -36,13 +55,14 @@ public sealed class FrameOutput : IDisposable
         return this;
     }
 
+    // The tensors held in memory that a step computed (spilled ones are files).
     IEnumerable<Tensor> Computed()
     {
-        yield return PredMasks;
+        if (predMasks.InMemory is { } p) yield return p;
         if (PredMasksHighRes is { } h) yield return h;
         yield return ObjPtr;
         if (ObjectScoreLogits is { } s) yield return s;
-        if (MaskmemFeatures is { } f) yield return f;
+        if (maskmemFeatures?.InMemory is { } f) yield return f;
     }
 
     /// <summary>Detaches the computed tensors from all dispose scopes: the memory bank owns them.</summary>
@@ -56,6 +76,42 @@ public sealed class FrameOutput : IDisposable
     public void Dispose()
     {
         foreach (var t in Computed()) t.Dispose();
+        predMasks.DeleteFile();
+        maskmemFeatures?.DeleteFile();
+    }
+}
+
+/// <summary>A tensor held in memory, or spilled to a file of its raw bytes and reloaded on each access.</summary>
+internal sealed class Spillable(Tensor value)
+{
+    private Tensor? inMemory = value;
+    private string? path;
+    private readonly long[] shape = value.shape;
+    private readonly ScalarType dtype = value.dtype;
+
+    public Tensor? InMemory => inMemory;
+    public bool IsSpilled => inMemory is null;
+
+    public Tensor Get()
+    {
+        if (inMemory is not null) return inMemory;
+        var t = empty(shape, dtype);
+        t.bytes = File.ReadAllBytes(path!);
+        return t;
+    }
+
+    public void Spill(string file)
+    {
+        if (inMemory is null) return;
+        File.WriteAllBytes(file, inMemory.bytes.ToArray());
+        path = file;
+        inMemory.Dispose();
+        inMemory = null;
+    }
+
+    public void DeleteFile()
+    {
+        if (path is not null && File.Exists(path)) File.Delete(path);
     }
 }
 

@@ -16,6 +16,15 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
     public Sam2Base Model { get; } = model;
     int ImageSize => Model.ImageSize;
 
+    /// <summary>
+    /// While propagating, the mask logits and memories of tracked frames this many frames behind
+    /// the current one are moved to disk (null: everything stays in memory, as the reference).
+    /// The default is past the reach of memory attention (num_maskmem × stride + 2), so tracking
+    /// is unchanged and RAM stays flat over long videos; spilled frames are read back when a
+    /// later prompt or propagation needs them.
+    /// </summary>
+    public int? SpillBehind { get; set; } = model.NumMaskmem * model.Config.MemoryTemporalStrideForEval + 2;
+
     /// <summary>Opens a video: a folder of JPEG/PNG frames or a video file.</summary>
     public VideoSession InitState(string path) => InitState(FrameSource.Open(path));
 
@@ -163,6 +172,10 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
                     }
                     obj.FramesTracked[frameIdx] = reverse;
                     perObj.Add(predMasks);
+                    if (SpillBehind is { } behind
+                        && obj.Output.NonCondFrameOutputs.TryGetValue(reverse ? frameIdx + behind : frameIdx - behind, out var old)
+                        && !old.IsSpilled)
+                        old.Spill(s.SpillDirectory);
                 }
                 var all = perObj.Count > 1 ? cat(perObj, 0) : perObj[0];
                 result = new VideoFrameMasks(frameIdx, objIds, VideoResMasks(s, all).MoveToOuterDisposeScope());

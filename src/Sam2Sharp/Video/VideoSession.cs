@@ -61,6 +61,22 @@ public sealed class VideoSession : IDisposable
 
     public int IndexOf(int objId) => Objects.FindIndex(o => o.Id == objId);
 
+    private string? spillDirectory;
+
+    /// <summary>A private temporary folder for memories spilled to disk, made on first use and deleted with the session.</summary>
+    internal string SpillDirectory
+    {
+        get
+        {
+            if (spillDirectory is null)
+            {
+                spillDirectory = Path.Combine(Path.GetTempPath(), "sam2sharp-" + Guid.NewGuid().ToString("N"));
+                Directory.CreateDirectory(spillDirectory);
+            }
+            return spillDirectory;
+        }
+    }
+
     public void ClearFeatureCache()
     {
         CachedFeatures?.Dispose();
@@ -76,6 +92,7 @@ public sealed class VideoSession : IDisposable
         if (MaskmemPosEnc is not null) foreach (var t in MaskmemPosEnc) t.Dispose();
         MaskmemPosEnc = null;
         Frames.Dispose();
+        if (spillDirectory is not null && Directory.Exists(spillDirectory)) Directory.Delete(spillDirectory, recursive: true);
     }
 }
 
