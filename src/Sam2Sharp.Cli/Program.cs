@@ -6,6 +6,7 @@ var root = new RootCommand("sam2: Segment Anything 2 for .NET");
 // and runs its action through Cli.Run so that user errors end as one line and exit 1.
 root.Subcommands.Add(ImageCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(BenchVideoCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 
 return root.Parse(args).Invoke();

@@ -32,9 +32,9 @@ public static class BenchCommand
             var image = SyntheticImage(s, s);
             using var predictor = new Sam2ImagePredictor(sam);
 
-            var encoderMs = Median(n, () => predictor.SetImage(image));
+            var encoderMs = Stats.MedianMs(n, () => predictor.SetImage(image));
             var point = new float[,] { { s / 2f, s / 2f } };
-            var decoderMs = Median(n, () => predictor.Predict(point, [1], multimaskOutput: true).Dispose());
+            var decoderMs = Stats.MedianMs(n, () => predictor.Predict(point, [1], multimaskOutput: true).Dispose());
             double gflop = EncoderFlops.Count(sam.Config) / 1e9;
             Print("config", sam.Config.Name, "");
             Print("image_size", s.ToString(CultureInfo.InvariantCulture), "px");
@@ -49,24 +49,9 @@ public static class BenchCommand
         return cmd;
     }
 
-    static void Print(string name, string value, string unit) => Console.WriteLine($"{name} {value} {unit}".TrimEnd());
+    internal static void Print(string name, string value, string unit) => Console.WriteLine($"{name} {value} {unit}".TrimEnd());
 
-    static string F(double v) => v.ToString("F2", CultureInfo.InvariantCulture);
-
-    /// <summary>Median wall time in ms of <paramref name="n"/> runs after one warm-up run.</summary>
-    public static double Median(int n, Action action)
-    {
-        action();
-        var times = new double[n];
-        for (int i = 0; i < n; i++)
-        {
-            var sw = Stopwatch.StartNew();
-            action();
-            times[i] = sw.Elapsed.TotalMilliseconds;
-        }
-        Array.Sort(times);
-        return n % 2 == 1 ? times[n / 2] : (times[n / 2 - 1] + times[n / 2]) / 2;
-    }
+    internal static string F(double v) => v.ToString("F2", CultureInfo.InvariantCulture);
 
     /// <summary>A smooth colour gradient with a disc, so the encoder sees a plausible image.</summary>
     static RgbImage SyntheticImage(int w, int h)

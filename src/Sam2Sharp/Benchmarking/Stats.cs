@@ -1,0 +1,27 @@
+using System.Diagnostics;
+
+namespace Sam2Sharp.Benchmarking;
+
+public static class Stats
+{
+    public static double Median(IEnumerable<double> values)
+    {
+        var v = values.OrderBy(x => x).ToArray();
+        if (v.Length == 0) throw new ArgumentException("no values");
+        return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
+    }
+
+    /// <summary>Median wall time in ms of <paramref name="n"/> runs after one warm-up run.</summary>
+    public static double MedianMs(int n, Action action)
+    {
+        action();
+        var times = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            action();
+            times[i] = sw.Elapsed.TotalMilliseconds;
+        }
+        return Median(times);
+    }
+}

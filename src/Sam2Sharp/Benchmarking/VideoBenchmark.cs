@@ -1,0 +1,44 @@
+using System.Diagnostics;
+using Sam2Sharp.Imaging;
+using Sam2Sharp.Modeling;
+using Sam2Sharp.Video;
+
+namespace Sam2Sharp.Benchmarking;
+
+/// <summary>One frame's timing and the process's memory after it.</summary>
+public sealed record VideoBenchmarkSample(int Frame, double Milliseconds, long WorkingSetBytes, long PeakWorkingSetBytes);
+
+/// <summary>
+/// Tracks <c>objects</c> boxes from frame 0 through a video played to <c>frames</c> frames and
+/// records the time of each propagated frame and the process's resident memory after it.
+/// </summary>
+public static class VideoBenchmark
+{
+    public static IReadOnlyList<VideoBenchmarkSample> Run(Sam2VideoPredictor predictor, string video, int frames, int objects,
+        Action<VideoBenchmarkSample>? progress = null)
+    {
+        var src = FrameSource.Open(video);
+        using var session = predictor.InitState(new LoopedFrameSource(src, frames));
+        int w = session.VideoWidth, h = session.VideoHeight;
+        for (int k = 0; k < objects; k++)
+        {
+            // Boxes side by side across the middle of the frame.
+            float x0 = w * (k + 0.1f) / objects, x1 = w * (k + 0.9f) / objects;
+            predictor.AddNewPointsOrBox(session, 0, k + 1, box: [x0, h * 0.25f, x1, h * 0.75f]).Dispose();
+        }
+        var samples = new List<VideoBenchmarkSample>();
+        var proc = Process.GetCurrentProcess();
+        var sw = Stopwatch.StartNew();
+        foreach (var r in predictor.PropagateInVideo(session))
+        {
+            r.Dispose();
+            double ms = sw.Elapsed.TotalMilliseconds;
+            proc.Refresh();
+            var sample = new VideoBenchmarkSample(r.FrameIdx, ms, proc.WorkingSet64, proc.PeakWorkingSet64);
+            samples.Add(sample);
+            progress?.Invoke(sample);
+            sw.Restart();
+        }
+        return samples;
+    }
+}
