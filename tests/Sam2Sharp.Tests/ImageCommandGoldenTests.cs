@@ -1,0 +1,98 @@
+using System.CommandLine;
+using System.Globalization;
+using Sam2Sharp.Cli.Commands;
+using TorchSharp.PyBridge;
+using Xunit;
+
+namespace Sam2Sharp.Tests;
+
+/// <summary><c>sam2 image --save-tensors</c> reproduces the golden image cases.</summary>
+public class ImageCommandGoldenTests
+{
+    public static IEnumerable<object[]> PredictCases() => Golden.CasesOfKind("image_predict");
+
+    internal static int Run(params string[] args)
+    {
+        var root = new RootCommand();
+        root.Subcommands.Add(ImageCommand.Create());
+        return root.Parse(args).Invoke();
+    }
+
+    static string F(float v) => v.ToString(CultureInfo.InvariantCulture);
+
+    [Theory]
+    [MemberData(nameof(PredictCases))]
+    public void SavedTensorsMatchReference(string folder, string name)
+    {
+        var c = Golden.Case(folder, name);
+        var (coords, labels, boxes, _) = ImagePredictorGoldenTests.Prompts(folder, c.GetProperty("prompts"));
+        var dir = Directory.CreateTempSubdirectory("sam2-image-").FullName;
+        try
+        {
+            var args = new List<string> { "image", "--checkpoint", Path.Combine(folder, "model.pt"), "--config", Path.Combine(folder, "config.yaml"),
+                "--image", Path.Combine(folder, c.GetProperty("image").GetString()!), "--save-tensors", Path.Combine(dir, "out.safetensors") };
+            for (int i = 0; coords is not null && i < coords.GetLength(0); i++)
+                args.AddRange(["--point", $"{F(coords[i, 0])},{F(coords[i, 1])},{labels![i]}"]);
+            for (int i = 0; boxes is not null && i < boxes.GetLength(0); i++)
+                args.AddRange(["--box", string.Join(",", Enumerable.Range(0, 4).Select(j => F(boxes[i, j])))]);
+            if (c.GetProperty("prompts").TryGetProperty("mask_input", out var mi))
+                args.AddRange(["--mask-input", Path.Combine(folder, mi.GetString()!)]);
+            if (c.TryGetProperty("multimask_output", out var mm) && mm.GetBoolean()) args.Add("--multimask");
+            Assert.Equal(0, Run(args.ToArray()));
+            var got = Safetensors.LoadStateDict(Path.Combine(dir, "out.safetensors"));
+            var exp = Golden.Tensors(Path.Combine(folder, c.GetProperty("expected").GetString()!));
+            ImagePredictorGoldenTests.AssertPrediction(exp, got["masks"], got["iou_predictions"], got["low_res_logits"], got["logits"]);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Theory]
+    [InlineData("--point", "1,a", "--point '1,a'")]
+    [InlineData("--point", "5000,10", "outside")]
+    [InlineData("--box", "1,2,3", "--box '1,2,3'")]
+    public void BadPromptsFailWithOneLineAndWriteNothing(string option, string value, string expected)
+    {
+        var folder = Golden.Folders()[0];
+        var dir = Directory.CreateTempSubdirectory("sam2-image-").FullName;
+        var err = new StringWriter();
+        var old = Console.Error;
+        Console.SetError(err);
+        try
+        {
+            int rc = Run("image", "--checkpoint", Path.Combine(folder, "model.pt"), "--config", Path.Combine(folder, "config.yaml"),
+                "--image", Path.Combine(folder, "inputs", "image.png"), option, value, "--output", Path.Combine(dir, "m.png"));
+            Assert.Equal(1, rc);
+            var text = err.ToString().Trim();
+            Assert.DoesNotContain('\n', text);
+            Assert.Contains(expected, text);
+            Assert.Empty(Directory.GetFiles(dir));
+        }
+        finally { Console.SetError(old); Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void MissingOrCorruptCheckpointAndMismatchedConfigAreRefused()
+    {
+        var folder = Golden.Folders()[0];
+        var dir = Directory.CreateTempSubdirectory("sam2-image-").FullName;
+        var err = new StringWriter();
+        var old = Console.Error;
+        Console.SetError(err);
+        try
+        {
+            string[] Args(string ckpt, string cfg) => ["image", "--checkpoint", ckpt, "--config", cfg, "--image", Path.Combine(folder, "inputs", "image.png"),
+                "--point", "10,10", "--output", Path.Combine(dir, "m.png")];
+            Assert.Equal(1, Run(Args(Path.Combine(dir, "none.pt"), Path.Combine(folder, "config.yaml"))));
+            File.WriteAllText(Path.Combine(dir, "bad.pt"), "not a checkpoint");
+            Assert.Equal(1, Run(Args(Path.Combine(dir, "bad.pt"), Path.Combine(folder, "config.yaml"))));
+            Assert.Equal(1, Run(Args(Path.Combine(folder, "model.pt"), "sam2.1_hiera_t")));
+            var lines = err.ToString().Trim().Split('\n');
+            Assert.Equal(3, lines.Length);
+            Assert.Contains("checkpoint not found", lines[0]);
+            Assert.Contains("bad.pt", lines[1]);
+            Assert.Contains("does not fit the config", lines[2]);
+            Assert.False(File.Exists(Path.Combine(dir, "m.png")));
+        }
+        finally { Console.SetError(old); Directory.Delete(dir, true); }
+    }
+}
