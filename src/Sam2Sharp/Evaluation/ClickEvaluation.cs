@@ -90,7 +90,7 @@ public sealed class ClickEvaluationResult
     /// <summary>The mean IoU per click as a line chart (PNG).</summary>
     public void DrawCurve(string path, int width = 720, int height = 440)
     {
-        const float left = 64, right = 24, top = 40, bottom = 52;
+        const float left = 72, right = 24, top = 40, bottom = 52;
         float pw = width - left - right, ph = height - top - bottom;
         var mean = MeanIou;
         float X(int k) => left + (MaxClicks == 1 ? pw / 2 : pw * (k - 1) / (MaxClicks - 1));
@@ -129,6 +129,10 @@ public sealed class ClickEvaluationResult
         }
         for (int k = 1; k <= MaxClicks; k++) c.DrawCircle(X(k), Y(mean[k - 1]), 3.5f, dot);
         c.DrawText("number of clicks", left + pw / 2, height - 12, SKTextAlign.Center, font, text);
+        c.Save();
+        c.RotateDegrees(-90, 16, top + ph / 2);
+        c.DrawText("mean IoU", 16, top + ph / 2, SKTextAlign.Center, font, text);
+        c.Restore();
         c.DrawText($"mean IoU per click ({Targets.Count} targets)   NoC@85 {F(NoC85, "F2")}   NoC@90 {F(NoC90, "F2")}",
             left + pw / 2, 24, SKTextAlign.Center, titleFont, text);
 
