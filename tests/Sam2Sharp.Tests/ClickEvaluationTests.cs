@@ -1,4 +1,3 @@
-using System.CommandLine;
 using System.Text.Json;
 using Sam2Sharp.Cli.Commands;
 using Sam2Sharp.Evaluation;
@@ -11,19 +10,9 @@ namespace Sam2Sharp.Tests;
 /// <summary><c>sam2 clicks</c> end to end on a golden model, and the result arithmetic.</summary>
 public class ClickEvaluationTests
 {
-    static int RunCli(params string[] args)
-    {
-        var root = new RootCommand("test");
-        root.Subcommands.Add(ClicksCommand.Create());
-        return root.Parse(args).Invoke();
-    }
+    static int RunCli(params string[] args) => TestCli.Run(ClicksCommand.Create(), args);
 
-    static string TempDir()
-    {
-        var d = Path.Combine(Path.GetTempPath(), "sam2-clicks-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(d);
-        return d;
-    }
+    static string TempDir() => TestCli.TempDir("sam2-clicks-");
 
     [Fact]
     public void NoCAndMeansFollowTheDefinitions()

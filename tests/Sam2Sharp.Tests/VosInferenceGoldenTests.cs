@@ -1,4 +1,3 @@
-using System.CommandLine;
 using Sam2Sharp.Cli.Commands;
 using Sam2Sharp.Evaluation;
 using Sam2Sharp.IO;
@@ -9,22 +8,12 @@ namespace Sam2Sharp.Tests;
 /// <summary><c>sam2 vos</c> on the golden videos against the reference tool's masks, in both layouts.</summary>
 public class VosInferenceGoldenTests
 {
-    static int RunCli(params string[] args)
-    {
-        var root = new RootCommand("test");
-        root.Subcommands.Add(VosCommand.Create());
-        return root.Parse(args).Invoke();
-    }
+    static int RunCli(params string[] args) => TestCli.Run(VosCommand.Create(), args);
 
     static IReadOnlyList<string> VosFolders() =>
         Golden.Folders().Where(f => Directory.Exists(Path.Combine(f, "vos"))).ToList();
 
-    static string TempDir()
-    {
-        var d = Path.Combine(Path.GetTempPath(), "sam2-vos-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(d);
-        return d;
-    }
+    static string TempDir() => TestCli.TempDir("sam2-vos-");
 
     /// <summary>Object id → on/off pixels of one expected or predicted frame, in either layout.</summary>
     static Dictionary<int, bool[]> FrameMasks(string root, string video, string frame, bool perObj, IEnumerable<int> ids)
