@@ -8,5 +8,7 @@ root.Subcommands.Add(ImageCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(BenchVideoCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
+root.Subcommands.Add(VosCommand.Create());
+root.Subcommands.Add(ClicksCommand.Create());
 
 return root.Parse(args).Invoke();

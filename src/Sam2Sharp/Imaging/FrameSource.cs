@@ -48,14 +48,16 @@ public sealed class FolderFrameSource : IFrameSource
     public int Width { get; }
     public int Height { get; }
 
-    public FolderFrameSource(string folder)
+    /// <param name="extensions">The frame file extensions to take (lower case, with the dot); default JPEG and PNG.</param>
+    public FolderFrameSource(string folder, IReadOnlyCollection<string>? extensions = null)
     {
+        extensions ??= Extensions;
         Folder = folder;
         if (!Directory.Exists(folder)) throw new Sam2Exception($"frame folder not found: {folder}");
         var files = Directory.GetFiles(folder)
-            .Where(p => Extensions.Contains(Path.GetExtension(p).ToLowerInvariant()))
+            .Where(p => extensions.Contains(Path.GetExtension(p).ToLowerInvariant()))
             .ToArray();
-        if (files.Length == 0) throw new Sam2Exception($"no JPEG or PNG frames in {folder}");
+        if (files.Length == 0) throw new Sam2Exception($"no {string.Join(" or ", extensions)} frames in {folder}");
 
         var stems = files.Select(Path.GetFileNameWithoutExtension).ToArray();
         bool numeric = stems.All(s => long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _));
