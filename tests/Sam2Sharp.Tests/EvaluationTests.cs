@@ -134,9 +134,25 @@ public sealed class EvaluationTests : IDisposable
         Assert.Contains("video9", Assert.Throws<Sam2Exception>(() => VosBenchmark.Run(gt, pred, new VosBenchmarkOptions { Strict = true })).Message);
     }
 
+    [Fact]
+    public void MissingFrameOrObjectIsSkippedWhenNotStrict()
+    {
+        var pred = CopyPred("davis");
+        File.Delete(Path.Combine(pred, "video2", "00004.png"));
+        var r = VosBenchmark.Run(Path.Combine(EvalDir, "davis", "gt"), pred, new VosBenchmarkOptions { Strict = false });
+        Assert.Equal(["video2"], r.Plan.SkippedVideos);
+        Assert.Contains("00004.png", r.Plan.SkipReasons["video2"]);
+        Assert.DoesNotContain(r.Videos, v => v.Name == "video2");
+
+        var spred = CopyPred("sav");
+        Directory.Delete(Path.Combine(spred, "video1", "002"), recursive: true);
+        var s = VosBenchmark.Run(Path.Combine(EvalDir, "sav", "gt"), spred, new VosBenchmarkOptions { Strict = false });
+        Assert.Equal(["video1"], s.Plan.SkippedVideos);
+        Assert.Contains("object 002", s.Plan.SkipReasons["video1"]);
+    }
+
     [Theory]
     [InlineData(true)]
-    [InlineData(false)]
     public void MissingFrameIsAnErrorNamingIt(bool strict)
     {
         // DAVIS layout: a missing frame file.

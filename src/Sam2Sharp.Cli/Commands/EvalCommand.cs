@@ -76,7 +76,7 @@ public static class EvalCommand
         if (!quiet)
         {
             if (plan.SkippedVideos.Count > 0)
-                Console.WriteLine($"Skipping {plan.SkippedVideos.Count} videos without predictions: {string.Join(", ", plan.SkippedVideos)}");
+                Console.WriteLine($"Skipping {plan.SkippedVideos.Count} videos without predictions: {string.Join(", ", plan.SkippedVideos.Select(v => plan.SkipReasons.TryGetValue(v, out var why) ? $"{v} ({why})" : v))}");
             Console.WriteLine($"In dataset {plan.GtRoot}, evaluating {plan.Videos.Count} videos: {string.Join(", ", plan.Videos)}");
         }
 

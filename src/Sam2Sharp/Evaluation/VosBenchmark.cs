@@ -36,7 +36,11 @@ public sealed record VosObjectResult(string ObjectId, double J, double F)
 public sealed record VosVideoResult(string Name, VosLayout Layout, IReadOnlyList<VosObjectResult> Objects);
 
 /// <summary>What will be evaluated: the (possibly redirected) roots, the videos in order, the videos left out.</summary>
-public sealed record VosBenchmarkPlan(string GtRoot, string PredRoot, IReadOnlyList<string> Videos, IReadOnlyList<string> SkippedVideos);
+public sealed record VosBenchmarkPlan(string GtRoot, string PredRoot, IReadOnlyList<string> Videos, IReadOnlyList<string> SkippedVideos)
+{
+    /// <summary>Why each skipped video was skipped (no prediction folder, or the first prediction file missing).</summary>
+    public IReadOnlyDictionary<string, string> SkipReasons { get; init; } = new Dictionary<string, string>();
+}
 
 public sealed class VosBenchmarkResult
 {
@@ -102,8 +106,9 @@ public static class VosBenchmark
     /// Decides which videos to evaluate. Strict: both roots must hold the same video folders, else an error naming the
     /// extra ones. Non-strict: the videos present on both sides; a ground-truth video without a prediction folder is
     /// skipped (listed in <see cref="VosBenchmarkPlan.SkippedVideos"/>), never scored as an empty prediction, as the
-    /// reference does. In both modes a predicted video must hold every ground-truth frame: a missing frame is an error
-    /// (the reference asserts on it whether strict or not), since scoring it as empty would silently lower the result.
+    /// reference does. A predicted video missing a frame (or an object folder) is an error naming it when strict, and is
+    /// skipped with that reason when not (see <see cref="Run(VosBenchmarkPlan, VosBenchmarkOptions?, Action{VosVideoResult}?)"/>);
+    /// it is never scored as an empty prediction.
     /// </summary>
     public static VosBenchmarkPlan Plan(string gtRoot, string predRoot, bool strict)
     {
@@ -137,7 +142,10 @@ public static class VosBenchmark
             if (problems.Count > 0) throw new Sam2Exception("strict evaluation: " + string.Join("; ", problems));
             return new VosBenchmarkPlan(gtRoot, predRoot, gtVideos, []);
         }
-        return new VosBenchmarkPlan(gtRoot, predRoot, gtVideos.Where(predSet.Contains).ToList(), missing);
+        return new VosBenchmarkPlan(gtRoot, predRoot, gtVideos.Where(predSet.Contains).ToList(), missing)
+        {
+            SkipReasons = missing.ToDictionary(v => v, _ => "no prediction folder"),
+        };
     }
 
     public static VosBenchmarkResult Run(string gtRoot, string predRoot, VosBenchmarkOptions? options = null,
@@ -153,6 +161,7 @@ public static class VosBenchmark
         Action<VosVideoResult>? videoDone = null)
     {
         options ??= new VosBenchmarkOptions();
+        if (!options.Strict) plan = SkipIncomplete(plan, options.SkipFirstAndLast);
         if (plan.Videos.Count == 0) throw new Sam2Exception($"no videos to evaluate in {plan.GtRoot} and {plan.PredRoot}");
         var results = new VosVideoResult[plan.Videos.Count];
         var errors = new Exception?[plan.Videos.Count];
@@ -228,6 +237,42 @@ public static class VosBenchmark
             objects.Add(new VosObjectResult(obj, scores[0].J, scores[0].F));
         }
         return new VosVideoResult(video, VosLayout.Sav, objects);
+    }
+
+    /// <summary>Moves the videos whose prediction lacks a frame or an object that would be read to the skipped list.</summary>
+    static VosBenchmarkPlan SkipIncomplete(VosBenchmarkPlan plan, bool skipFirstAndLast)
+    {
+        var keep = new List<string>();
+        var skipped = plan.SkippedVideos.ToList();
+        var reasons = new Dictionary<string, string>(plan.SkipReasons);
+        foreach (var video in plan.Videos)
+        {
+            if (FirstMissingPrediction(plan.GtRoot, plan.PredRoot, video, skipFirstAndLast) is { } missing)
+            {
+                skipped.Add(video);
+                reasons[video] = missing;
+            }
+            else keep.Add(video);
+        }
+        return plan with { Videos = keep, SkippedVideos = skipped, SkipReasons = reasons };
+    }
+
+    /// <summary>The first prediction file (or object folder) the evaluation of a video would need and not find, or null.</summary>
+    static string? FirstMissingPrediction(string gtRoot, string predRoot, string video, bool skipFirstAndLast)
+    {
+        var gtVideo = Path.Combine(gtRoot, video);
+        var predVideo = Path.Combine(predRoot, video);
+        var entries = ListNames(gtVideo);
+        if (entries.All(n => n.EndsWith(".png", StringComparison.Ordinal)))
+            return Frames(entries, skipFirstAndLast).Where(f => !File.Exists(Path.Combine(predVideo, f))).Select(f => $"frame {f} missing").FirstOrDefault();
+        foreach (var obj in entries.Where(e => Directory.Exists(Path.Combine(gtVideo, e))))
+        {
+            var predObj = Path.Combine(predVideo, obj);
+            if (!Directory.Exists(predObj)) return $"object {obj} missing";
+            foreach (var f in Frames(ListNames(Path.Combine(gtVideo, obj)), skipFirstAndLast))
+                if (!File.Exists(Path.Combine(predObj, f))) return $"object {obj}, frame {f} missing";
+        }
+        return null;
     }
 
     static IEnumerable<string> Frames(List<string> all, bool skipFirstAndLast) =>
