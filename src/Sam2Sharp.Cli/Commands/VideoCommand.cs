@@ -26,7 +26,7 @@ public static class VideoCommand
         Outputs are numbered from 0: one per add or clear_prompts step, one per frame of a propagation, one per updated frame
         of remove_object (reset gives none). --save-tensors stores output k as s{k:02}_logits (objects × H × W float32 logits,
         objects in the order they were added). --output writes each frame's last state as an indexed PNG named like the frame
-        (DAVIS layout: pixel value = object id, which must be 1-255; where objects overlap the smaller id wins, as the
+        (DAVIS layout: pixel value = object id, which must be 1-255, also for --overlay-video; where objects overlap the smaller id wins, as the
         reference's vos_inference does; --non-overlap-masks keeps only the highest-scoring object per pixel first).
         --overlay-video shows the frames that got an output, in frame order, each in its last state.
 
@@ -107,6 +107,7 @@ public static class VideoCommand
             using var tensors = tensorsPath is null ? null : new SafetensorsStreamWriter(staged.Scratch(tensorsPath));
             var lastState = new SortedDictionary<int, byte[]>(); // frame → its latest label map, PNG-encoded (small)
             int outputs = 0;
+            var framesWithOutput = new HashSet<int>();
             int width = frames.Width, height = frames.Height;
 
             void Emit(VideoFrameMasks r)
@@ -120,6 +121,7 @@ public static class VideoCommand
                         PalettePng.WriteIndexed(ms, LabelMap(r, height, width), width, height, PalettePng.DavisPalette);
                         lastState[r.FrameIdx] = ms.ToArray();
                     }
+                    framesWithOutput.Add(r.FrameIdx);
                     outputs++;
                 }
             }
@@ -153,7 +155,7 @@ public static class VideoCommand
                 throw new Sam2Exception($"writing the outputs failed: {e.Message}", e);
             }
             staged.Commit();
-            Console.WriteLine($"{outputs} output(s) for {lastState.Count} frame(s); wrote {string.Join(", ", targets)}");
+            Console.WriteLine($"{outputs} output(s) for {framesWithOutput.Count} frame(s); wrote {string.Join(", ", targets)}");
             return 0;
         }
         finally
