@@ -131,8 +131,9 @@ public static class VideoCommand
             {
                 int before = outputs;
                 try { RunStep(predictor, session, step, Emit, interactive); }
-                catch (Exception e) when (e is not Sam2Exception || !e.Message.StartsWith("step ", StringComparison.Ordinal))
+                catch (Exception e)
                 {
+                    // One line naming the step, whatever went wrong inside the predictor.
                     string msg = e is Sam2Exception ? e.Message : $"{e.GetType().Name}: {e.Message}";
                     throw new Sam2Exception($"step {step.Index} ({step.Op}): {msg.Split('\n')[0].Trim()}", e);
                 }
