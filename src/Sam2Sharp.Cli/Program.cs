@@ -10,5 +10,6 @@ root.Subcommands.Add(BenchVideoCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(VosCommand.Create());
 root.Subcommands.Add(ClicksCommand.Create());
+root.Subcommands.Add(VideoCommand.Create());
 
 return root.Parse(args).Invoke();
