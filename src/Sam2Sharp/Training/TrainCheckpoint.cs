@@ -72,8 +72,11 @@ public static class TrainCheckpoint
         return state;
     }
 
-    /// <summary>The random numbers of one step: a System.Random and a torch generator seeded from (seed, step).</summary>
-    public static (Random Rng, Generator TorchRng) StepRandom(int seed, long step)
+    /// <summary>
+    /// The random numbers of one step, all seeded from (seed, step): a System.Random and a torch generator
+    /// for Sam2Train's prompt sampling, and torch's global generator (dropout, drop-path).
+    /// </summary>
+    public static (Random Rng, Generator TorchRng) SeedStep(int seed, long step)
     {
         int s;
         // A fixed mix (splitmix64); HashCode would differ between processes.
@@ -85,6 +88,7 @@ public static class TrainCheckpoint
             z ^= z >> 31;
             s = (int)(z & 0x7FFFFFFF);
         }
+        torch.manual_seed(s ^ 0x2545F491);
         return (new Random(s), new Generator((ulong)s));
     }
 }
