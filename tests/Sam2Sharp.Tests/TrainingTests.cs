@@ -197,59 +197,111 @@ public class TrainingTests
     }
 
     [Fact]
-    public void TrainingStepLowersTheLossAndResumes()
+    public void OneStepLowersTheLoss()
     {
         using var scope = NewDisposeScope();
-        var dir = Directory.CreateTempSubdirectory("sam2train");
+        var folder = MicroFolder;
+        var inputs = Golden.Tensors(Path.Combine(folder, "train", "inputs.safetensors"));
+        // Two frames, two objects, deterministic prompts (eval mode, center clicks): the same loss twice but for the update.
+        var batch = TrainingGoldenTests.Batch(new() { ["img_batch"] = inputs["img_batch"][TensorIndex.Slice(0, 2)], ["masks"] = inputs["masks"][TensorIndex.Slice(0, 2)] });
+        var loss = new MultiStepMultiMasksAndIous(new Dictionary<string, double> { ["loss_mask"] = 20, ["loss_dice"] = 1, ["loss_iou"] = 1, ["loss_class"] = 1 },
+            superviseAllIou: true, iouUseL1Loss: true, predObjScores: true);
+        using var model = Sam2Builder.Load(Path.Combine(folder, "config.yaml"), Path.Combine(folder, "model.pt"));
+        var train = new Sam2Train(model, new Sam2TrainOptions { ProbToUsePtInputForEval = 1.0, NumCorrectionPtPerFrame = 1, FreezeImageEncoder = true });
+        using var opt = OptimizerFactory.Create(model, new OptimizerSettings { BaseLr = 1e-4, GradClipMaxNorm = 1.0 }, 10);
+        var l0 = loss.Forward(train.Forward(batch), batch.Masks)[MultiStepMultiMasksAndIous.CoreLoss];
+        l0.backward();
+        var frozen = model.ImageEncoder.parameters().First();
+        Assert.Null(frozen.grad);
+        var before = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
+        opt.Step(0);
+        bool Same(string n, Tensor p) => (p == before[n]).all().item<bool>();
+        var changed = model.named_parameters().Where(p => !Same(p.name, p.parameter)).Select(p => p.name).ToList();
+        Assert.Contains("sam_mask_decoder.iou_token.weight", changed);
+        Assert.DoesNotContain(changed, n => n.StartsWith("image_encoder."));
+        double l1;
+        using (no_grad()) l1 = loss.Forward(train.Forward(batch), batch.Masks)[MultiStepMultiMasksAndIous.CoreLoss].item<float>();
+        Assert.True(l1 < l0.item<float>(), $"loss did not go down: {l0.item<float>()} → {l1}");
+    }
+}
+
+/// <summary>The run loop of <c>sam2 train</c> on an in-memory clip: YAML, steps, log, checkpoints, resume.</summary>
+public class TrainerTests(Xunit.Abstractions.ITestOutputHelper log)
+{
+    sealed class FixedClip(Tensor img, Tensor masks) : IVosBatchSource
+    {
+        public BatchedVideoDatapoint Next(Random rng) =>
+            TrainingGoldenTests.Batch(new() { ["img_batch"] = img.clone(), ["masks"] = masks.clone() });
+    }
+
+    [Fact]
+    public void RunWritesLogAndCheckpointsAndResumes()
+    {
+        var folder = Golden.Folders().First(f => Path.GetFileName(f) == "sam2.1-micro");
+        var dir = Directory.CreateTempSubdirectory("sam2run");
         try
         {
-            var folder = MicroFolder;
+            var yaml = Path.Combine(dir.FullName, "run.yaml");
+            File.WriteAllText(yaml, $"""
+                model:
+                  config: {Path.Combine(folder, "config.yaml")}
+                  checkpoint: {Path.Combine(folder, "model.pt")}
+                  drop_path_rate: 0.1
+                data:
+                  img_folder: imgs
+                  gt_folder: gts
+                  num_frames: 2
+                prompts:
+                  num_frames_to_correct: 1
+                  num_init_cond_frames: 1
+                  num_correction_pt_per_frame: 1
+                optim:
+                  base_lr: 1.0e-4
+                  freeze_image_encoder: true
+                run:
+                  steps: 2
+                  seed: 9
+                  checkpoint_every: 1
+                output: out
+                """);
+            var cfg = TrainRunConfig.Load(yaml);
+            Assert.Equal(Path.Combine(dir.FullName, "out"), cfg.Output);
+            Assert.Equal(Path.Combine(dir.FullName, "imgs"), cfg.Data.ImgFolder);
+            Assert.Equal(0.1, cfg.Model.DropPathRate);
+            Assert.Equal(0.5, cfg.Prompts.ProbToUsePtInput);
+
             var inputs = Golden.Tensors(Path.Combine(folder, "train", "inputs.safetensors"));
-            // Two frames, two objects: enough for memory and the loss, quick on CPU.
-            var batch = TrainingGoldenTests.Batch(new() { ["img_batch"] = inputs["img_batch"][TensorIndex.Slice(0, 2)], ["masks"] = inputs["masks"][TensorIndex.Slice(0, 2)] });
-            var loss = new MultiStepMultiMasksAndIous(new Dictionary<string, double> { ["loss_mask"] = 20, ["loss_dice"] = 1, ["loss_iou"] = 1, ["loss_class"] = 1 },
-                superviseAllIou: true, iouUseL1Loss: true, predObjScores: true);
-            var options = new Sam2TrainOptions { ProbToUsePtInputForTrain = 1.0, NumCorrectionPtPerFrame = 1, FreezeImageEncoder = true };
-            var settings = new OptimizerSettings { BaseLr = 1e-3, VisionLr = 1e-3, GradClipMaxNorm = 1.0 };
-
-            double Run(Sam2Base model, TrainOptimizer opt, long step)
+            var source = new FixedClip(inputs["img_batch"][TensorIndex.Slice(0, 2)], inputs["masks"][TensorIndex.Slice(0, 2)]);
+            double firstRunStep1;
+            Dictionary<string, Tensor> firstRunWeights;
+            using (var t = new Sam2Trainer(cfg, source, resume: false))
             {
-                using var s = NewDisposeScope();
-                var (rng, trng) = TrainCheckpoint.SeedStep(5, step);
-                var train = new Sam2Train(model, options, rng, trng);
-                opt.ZeroGrad();
-                var l = loss.Forward(train.Forward(batch), batch.Masks)[MultiStepMultiMasksAndIous.CoreLoss];
-                l.backward();
-                opt.Step(step);
-                return l.item<float>();
+                Assert.DoesNotContain(t.Optimizer.Groups.SelectMany(g => g.Names), n => n.StartsWith("image_encoder."));
+                var r0 = t.RunStep();
+                log.WriteLine($"step 0: {r0.Seconds:F2} s");
+                Assert.Equal(0, r0.Step);
+                Assert.True(double.IsFinite(r0.Losses["core_loss"]));
+                t.SaveCheckpoint(r0.Losses["core_loss"]);
+                firstRunStep1 = t.RunStep().Losses["core_loss"];
+                Assert.True(t.Done);
+                firstRunWeights = t.Model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
             }
-
-            var cfg = Path.Combine(folder, "config.yaml");
-            using var a = Sam2Builder.Load(cfg, Path.Combine(folder, "model.pt"));
-            a.train();
-            _ = new Sam2Train(a, options);
-            using var optA = OptimizerFactory.Create(a, settings, 4);
-            double l0 = Run(a, optA, 0);
-            TrainCheckpoint.SaveModel(a, Path.Combine(dir.FullName, "m.pt"));
-            TrainCheckpoint.SaveResume(Path.Combine(dir.FullName, "r.bin"), new ResumeState { Step = 1, TotalSteps = 4, Seed = 5 }, optA);
-            double l1 = Run(a, optA, 1);
-            Assert.True(double.IsFinite(l0) && double.IsFinite(l1));
-
-            // Resume from after step 0: step 1 again gives the same loss and the same weights.
-            using var b = Sam2Builder.Load(cfg, Path.Combine(dir.FullName, "m.pt"));
-            b.train();
-            _ = new Sam2Train(b, options);
-            using var optB = OptimizerFactory.Create(b, settings, 4);
-            var st = TrainCheckpoint.LoadResume(Path.Combine(dir.FullName, "r.bin"), optB);
-            Assert.Equal(1, st.Step);
-            double l1b = Run(b, optB, st.Step);
-            Assert.Equal(l1, l1b, 4);
-            var pa = a.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-            foreach (var (n, p) in b.named_parameters())
-                Assert.True((p - pa[n]).abs().max().item<float>() < 1e-5, $"{n} differs after resuming");
-            // The same clip again after two steps fits better than at the start.
-            double l2 = Run(a, optA, 2);
-            Assert.True(l2 < l0, $"loss did not go down: {l0} → {l2}");
+            Assert.Equal(2, File.ReadAllLines(Path.Combine(cfg.Output, "train_log.jsonl")).Length);
+            // A second start without --resume refuses to overwrite the run.
+            Assert.Throws<Sam2Exception>(() => new Sam2Trainer(cfg, source, resume: false));
+            // Resuming from the checkpoint after step 0 redoes step 1 identically and replaces its log line.
+            using (var t = new Sam2Trainer(cfg, source, resume: true))
+            {
+                Assert.Equal(1, t.Step);
+                Assert.Single(File.ReadAllLines(t.LogPath));
+                var r1 = t.RunStep();
+                Assert.Equal(firstRunStep1, r1.Losses["core_loss"], 4);
+                foreach (var (n, p) in t.Model.named_parameters())
+                    Assert.True((p - firstRunWeights[n]).abs().max().item<float>() < 1e-6, $"{n} differs after resuming");
+                t.SaveCheckpoint(r1.Losses["core_loss"]);
+            }
+            Assert.Equal(2, File.ReadAllLines(Path.Combine(cfg.Output, "train_log.jsonl")).Length);
+            using var loaded = Sam2Builder.Load(Path.Combine(folder, "config.yaml"), Path.Combine(cfg.Output, "checkpoint.pt"));
         }
         finally { dir.Delete(true); }
     }
