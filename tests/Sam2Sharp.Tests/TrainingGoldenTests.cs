@@ -48,7 +48,14 @@ public class TrainingGoldenTests(ITestOutputHelper log)
 
     [Theory]
     [MemberData(nameof(Folders))]
-    public void ForwardLossAndGradientsMatchReference(string folder)
+    public void ForwardLossAndGradientsMatchReference(string folder) => Check(folder, perFrameBackbone: false);
+
+    /// <summary>The same forward with each frame's image features computed when it is tracked (forward_backbone_per_frame_for_eval).</summary>
+    [Theory]
+    [MemberData(nameof(Folders))]
+    public void PerFrameBackboneGivesTheSameForward(string folder) => Check(folder, perFrameBackbone: true);
+
+    void Check(string folder, bool perFrameBackbone)
     {
         using var scope = NewDisposeScope();
         var dir = Path.Combine(folder, "train");
@@ -57,7 +64,9 @@ public class TrainingGoldenTests(ITestOutputHelper log)
         var batch = Batch(Golden.Tensors(Path.Combine(dir, "inputs.safetensors")));
         using var model = Sam2Builder.Load(Path.Combine(folder, "config.yaml"), Path.Combine(folder, "model.pt"));
         model.eval();
-        var train = new Sam2Train(model, Options(c.GetProperty("settings")));
+        var options = Options(c.GetProperty("settings"));
+        if (perFrameBackbone) options = options with { ForwardBackbonePerFrameForEval = true };
+        var train = new Sam2Train(model, options);
 
         var outs = train.Forward(batch);
         Assert.Equal((int)batch.NumFrames, outs.Count);
@@ -97,6 +106,7 @@ public class TrainingGoldenTests(ITestOutputHelper log)
             Assert.True(Math.Abs(a - e) <= 1e-3 * Math.Abs(e), $"{p.Name}: expected {e:G7}, got {a:G7}");
         }
 
+        if (perFrameBackbone) return;
         losses[MultiStepMultiMasksAndIous.CoreLoss].backward();
         var norms = c.GetProperty("grad_norms").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetDouble());
         var noGrad = c.GetProperty("params_without_grad").EnumerateArray().Select(x => x.GetString()!).ToHashSet();
