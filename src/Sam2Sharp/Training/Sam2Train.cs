@@ -273,21 +273,7 @@ public sealed class Sam2Train
             }
         }
 
-        var output = new FrameOutput
-        {
-            PointInputs = pointInputs,
-            MaskInputs = maskInputs,
-            PredMasks = sam.LowResMasks,
-            PredMasksHighRes = sam.HighResMasks,
-            ObjPtr = sam.ObjPtr,
-            ObjectScoreLogits = sam.ObjectScoreLogits,
-        };
-        if (Model.NumMaskmem > 0)
-        {
-            var (f, p) = Model.EncodeNewMemory(vf[^1], sizes[^1], sam.HighResMasks, sam.ObjectScoreLogits, pointInputs is not null);
-            output.MaskmemFeatures = f;
-            output.MaskmemPosEnc = p;
-        }
+        var output = Model.EncodeMemoryInOutput(feats, pointInputs, maskInputs, sam);
         return new TrainFrameOutput
         {
             MultistepPredMultimasks = lowMulti,
