@@ -106,6 +106,54 @@ public class TrainingTests
     }
 
     [Fact]
+    public void PromptPlanFollowsTheOptions()
+    {
+        using var scope = NewDisposeScope();
+        using var model = Sam2Builder.Load(Path.Combine(MicroFolder, "config.yaml"), null);
+        model.train();
+        long t = 6, o = 2;
+        var masks = zeros(t, o, 256, 256, dtype: ScalarType.Bool);
+        masks[TensorIndex.Colon, TensorIndex.Colon, TensorIndex.Slice(100, 140), TensorIndex.Slice(60, 120)] = true;
+        var batch = new BatchedVideoDatapoint(zeros(new[] { t, 1, 3, 256, 256 }),
+            cat(new[] { arange(t, dtype: ScalarType.Int32).view(t, 1, 1).expand(t, o, 1), zeros(t, o, 1, dtype: ScalarType.Int32) }, 2), masks);
+
+        // Masks only: the GT mask on the first frame, no clicks, no corrections.
+        var plan = new Sam2Train(model, new Sam2TrainOptions()).PreparePromptInputs(batch);
+        Assert.False(plan.UsePtInput);
+        Assert.Equal(new[] { 0 }, plan.InitCondFrames);
+        Assert.Equal(new[] { 1, 2, 3, 4, 5 }, plan.FramesNotInInitCond);
+        Assert.Same(plan.GtMasksPerFrame[0], plan.MaskInputsPerFrame[0]);
+        Assert.Empty(plan.FramesToAddCorrectionPt);
+
+        // Boxes on 1–3 initial frames (the first always), corrections on those and up to 4 frames in all.
+        var opts = new Sam2TrainOptions
+        {
+            ProbToUsePtInputForTrain = 1, ProbToUseBoxInputForTrain = 1, NumInitCondFramesForTrain = 3,
+            NumFramesToCorrectForTrain = 4, RandFramesToCorrectForTrain = true,
+        };
+        var counts = new HashSet<int>();
+        for (int seed = 0; seed < 20; seed++)
+        {
+            plan = new Sam2Train(model, opts, new Random(seed), new Generator((ulong)seed)).PreparePromptInputs(batch);
+            Assert.True(plan.UsePtInput);
+            Assert.Equal(0, plan.InitCondFrames[0]);
+            Assert.InRange(plan.InitCondFrames.Count, 1, 3);
+            Assert.Equal(plan.InitCondFrames.Count, plan.InitCondFrames.Distinct().Count());
+            counts.Add(plan.InitCondFrames.Count);
+            Assert.Equal(plan.InitCondFrames, plan.FramesToAddCorrectionPt.Take(plan.InitCondFrames.Count));
+            Assert.InRange(plan.FramesToAddCorrectionPt.Count, plan.InitCondFrames.Count, 4);
+            Assert.Equal(plan.FramesToAddCorrectionPt.Count, plan.FramesToAddCorrectionPt.Distinct().Count());
+            foreach (int f in plan.InitCondFrames)
+            {
+                var pts = plan.PointInputsPerFrame[f];
+                Assert.Equal(new long[] { o, 2, 2 }, pts.Coords.shape);
+                Assert.Equal(new[] { 2, 3, 2, 3 }, pts.Labels.flatten().data<int>().ToArray());
+            }
+        }
+        Assert.True(counts.Count > 1, "the number of initial conditioning frames never varied");
+    }
+
+    [Fact]
     public void LossHelpersMatchHandComputedValues()
     {
         using var scope = NewDisposeScope();
