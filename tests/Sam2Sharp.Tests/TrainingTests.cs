@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using System.Text.Json;
 using System.Text;
 using Sam2Sharp.Modeling;
 using Sam2Sharp.Training;
@@ -350,6 +351,55 @@ public class TrainerTests(Xunit.Abstractions.ITestOutputHelper log)
             }
             Assert.Equal(2, File.ReadAllLines(Path.Combine(cfg.Output, "train_log.jsonl")).Length);
             using var loaded = Sam2Builder.Load(Path.Combine(folder, "config.yaml"), Path.Combine(cfg.Output, "checkpoint.pt"));
+        }
+        finally { dir.Delete(true); }
+    }
+
+    [Fact]
+    public void TrainCommandRunsAndRefusesToOverwrite()
+    {
+        var folder = Golden.Folders().First(f => Path.GetFileName(f) == "sam2.1-micro");
+        var dir = Directory.CreateTempSubdirectory("sam2cli");
+        try
+        {
+            var yaml = Path.Combine(dir.FullName, "run.yaml");
+            File.WriteAllText(yaml, $"""
+                model:
+                  config: {Path.Combine(folder, "config.yaml")}
+                  checkpoint: {Path.Combine(folder, "model.pt")}
+                data:
+                  img_folder: imgs
+                  gt_folder: gts
+                  num_frames: 2
+                prompts:
+                  prob_to_use_pt_input: 0
+                  num_frames_to_correct: 1
+                  num_init_cond_frames: 1
+                optim:
+                  freeze_image_encoder: true
+                run:
+                  steps: 1
+                output: out
+                """);
+            var inputs = Golden.Tensors(Path.Combine(folder, "train", "inputs.safetensors"));
+            var source = new FixedClip(inputs["img_batch"][TensorIndex.Slice(0, 2)], inputs["masks"][TensorIndex.Slice(0, 2)]);
+            int resolutionAsked = 0;
+            int Run(params string[] args)
+            {
+                var root = new System.CommandLine.RootCommand();
+                root.Subcommands.Add(Sam2Sharp.Cli.Commands.TrainCommand.Create((c, size) => { resolutionAsked = size; return source; }));
+                return root.Parse(args).Invoke();
+            }
+            Assert.Equal(0, Run("train", "-c", yaml, "-q"));
+            Assert.Equal(256, resolutionAsked);
+            var outDir = Path.Combine(dir.FullName, "out");
+            Assert.True(File.Exists(Path.Combine(outDir, "checkpoint.pt")) && File.Exists(Path.Combine(outDir, "resume.bin")));
+            var line = JsonDocument.Parse(File.ReadAllLines(Path.Combine(outDir, "train_log.jsonl")).Single()).RootElement;
+            Assert.Equal(0, line.GetProperty("step").GetInt64());
+            Assert.True(line.GetProperty("losses").GetProperty("core_loss").GetDouble() > 0);
+            Assert.Equal(1, Run("train", "-c", yaml, "-q"));
+            Assert.Equal(0, Run("train", "-c", yaml, "-q", "--resume"));
+            Assert.Single(File.ReadAllLines(Path.Combine(outDir, "train_log.jsonl")));
         }
         finally { dir.Delete(true); }
     }
