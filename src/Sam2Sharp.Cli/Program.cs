@@ -11,5 +11,6 @@ root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(VosCommand.Create());
 root.Subcommands.Add(ClicksCommand.Create());
 root.Subcommands.Add(VideoCommand.Create());
+root.Subcommands.Add(TrainCommand.Create(TrainCommand.NoDatasetReader));
 
 return root.Parse(args).Invoke();

@@ -174,6 +174,18 @@ public partial class Sam2Base
             if (prevSamMaskLogits is not null) maskInputs = prevSamMaskLogits;
             sam = ForwardSamHeads(pixFeat, pointInputs, maskInputs, highRes, UseMultimask(isInitCondFrame, pointInputs));
         }
+        var result = EncodeMemoryInOutput(feats, pointInputs, maskInputs, sam, runMemEncoder);
+        foreach (var t in result.MaskmemPosEnc ?? []) t.MoveToOuterDisposeScope();
+        return result.Keep();
+    }
+
+    /// <summary>
+    /// A frame's output from its final heads' step, with the memory of that prediction encoded
+    /// (when asked and the model has a memory); tensors stay in the current dispose scope.
+    /// </summary>
+    public FrameOutput EncodeMemoryInOutput(PreparedFeatures feats, PointInputs? pointInputs, Tensor? maskInputs,
+        SamHeadsOutput sam, bool runMemEncoder = true)
+    {
         var result = new FrameOutput
         {
             PointInputs = pointInputs,
@@ -185,11 +197,10 @@ public partial class Sam2Base
         };
         if (runMemEncoder && NumMaskmem > 0)
         {
-            var (f, p) = EncodeNewMemory(vf[^1], sizes[^1], sam.HighResMasks, sam.ObjectScoreLogits, pointInputs is not null);
+            var (f, p) = EncodeNewMemory(feats.VisionFeats[^1], feats.FeatSizes[^1], sam.HighResMasks, sam.ObjectScoreLogits, pointInputs is not null);
             result.MaskmemFeatures = f;
             result.MaskmemPosEnc = p;
-            foreach (var t in p) t.MoveToOuterDisposeScope();
         }
-        return result.Keep();
+        return result;
     }
 }

@@ -1,0 +1,86 @@
+using System.CommandLine;
+using Sam2Sharp.Training;
+using Spectre.Console;
+
+namespace Sam2Sharp.Cli.Commands;
+
+/// <summary><c>sam2 train</c>: fine-tunes SAM 2 on a VOS dataset as the official training does, from a run YAML of ours.</summary>
+public static class TrainCommand
+{
+    /// <summary>Opens the run's dataset as batches of frames at the given model resolution.</summary>
+    public delegate IVosBatchSource DatasetOpener(TrainRunConfig config, int resolution);
+
+    /// <summary>The opener used until a dataset reader is wired in where the command is registered.</summary>
+    public static IVosBatchSource NoDatasetReader(TrainRunConfig config, int resolution) =>
+        throw new Sam2Exception("this build of sam2 has no VOS dataset reader for training");
+
+    public static Command Create(DatasetOpener openDataset)
+    {
+        var config = new Option<string>("--config", "-c")
+        {
+            Description = "Training run YAML: model (config, checkpoint), data (img_folder, gt_folder, num_frames, max_num_objects, batch_size), prompts, loss, optim (base_lr, vision_lr, warmup_steps, …), run (steps, seed, checkpoint_every), output",
+            Required = true,
+        };
+        var resume = new Option<bool>("--resume")
+        {
+            Description = "Continue the run saved in the output folder (checkpoint.pt, resume.bin)",
+        };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress display; only where the checkpoint is saved" };
+        var cmd = new Command("train", "Train or fine-tune SAM 2 on video object segmentation data; writes checkpoint.pt (official layout), resume.bin and train_log.jsonl into the output folder");
+        cmd.Options.Add(config);
+        cmd.Options.Add(resume);
+        cmd.Options.Add(quiet);
+        cmd.SetAction(pr => Cli.Run(() =>
+            Execute(TrainRunConfig.Load(pr.GetValue(config)!), openDataset, pr.GetValue(resume), pr.GetValue(quiet))));
+        return cmd;
+    }
+
+    static int Execute(TrainRunConfig cfg, DatasetOpener openDataset, bool resume, bool quiet)
+    {
+        var modelConfig = Config.ConfigLoader.Load(cfg.Model.Config);
+        var source = openDataset(cfg, modelConfig.ImageSize);
+        using var trainer = new Sam2Trainer(cfg, source, resume);
+        if (!quiet && resume) Console.WriteLine($"Resuming at step {trainer.Step} of {cfg.Run.Steps}");
+        double lastLoss = double.NaN;
+        void Save() => trainer.SaveCheckpoint(lastLoss);
+        void StepOnce(Action<TrainStepResult> report)
+        {
+            var r = trainer.RunStep();
+            lastLoss = r.Losses[MultiStepMultiMasksAndIous.CoreLoss];
+            report(r);
+            if (trainer.Step % cfg.Run.CheckpointEvery == 0 || trainer.Done) Save();
+        }
+
+        bool interactive = !quiet && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+        if (interactive)
+        {
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask("training", maxValue: cfg.Run.Steps);
+                    task.Value = trainer.Step;
+                    while (!trainer.Done)
+                        StepOnce(r =>
+                        {
+                            task.Description = Describe(r);
+                            task.Value = trainer.Step;
+                        });
+                });
+        }
+        else
+        {
+            while (!trainer.Done)
+                StepOnce(r =>
+                {
+                    if (!quiet) Console.WriteLine($"step {r.Step + 1}/{cfg.Run.Steps} {Describe(r)}");
+                });
+        }
+        if (!File.Exists(trainer.CheckpointPath)) Save();
+        Console.WriteLine($"Saved the model to {trainer.CheckpointPath} (log: {trainer.LogPath})");
+        return 0;
+    }
+
+    static string Describe(TrainStepResult r) =>
+        FormattableString.Invariant($"loss {r.Losses[MultiStepMultiMasksAndIous.CoreLoss]:F4} lr {r.Lr:G3} {(r.Seconds > 0 ? 1 / r.Seconds : 0):F2} it/s");
+}

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Sam2Sharp.Modeling;
+using static TorchSharp.torch;
+
+namespace Sam2Sharp.Training;
+
+/// <summary>What one optimiser step did.</summary>
+public sealed record TrainStepResult(long Step, IReadOnlyDictionary<string, double> Losses, double Lr, double GradNorm, double Seconds, int NumObjects);
+
+/// <summary>
+/// The training loop of a run: per step a batch from the source, SAM2Train's forward, the loss,
+/// backward, clipping and AdamW with the scheduled lr; checkpoints in the official layout and a
+/// resume file; a JSON-lines log. Each step's randomness derives from (seed, step) so a resumed run
+/// continues as the uninterrupted one would.
+/// </summary>
+public sealed class Sam2Trainer : IDisposable
+{
+    public TrainRunConfig Config { get; }
+    public Sam2Base Model { get; }
+    public TrainOptimizer Optimizer { get; }
+    public MultiStepMultiMasksAndIous Loss { get; }
+    /// <summary>Steps done so far.</summary>
+    public long Step { get; private set; }
+    public string CheckpointPath => Path.Combine(Config.Output, "checkpoint.pt");
+    public string ResumePath => Path.Combine(Config.Output, "resume.bin");
+    public string LogPath => Path.Combine(Config.Output, "train_log.jsonl");
+    readonly IVosBatchSource source;
+
+    /// <summary>Builds the model (from the starting checkpoint, or from the run's own checkpoint when resuming) and the optimiser.</summary>
+    public Sam2Trainer(TrainRunConfig config, IVosBatchSource source, bool resume)
+    {
+        Config = config;
+        this.source = source;
+        Directory.CreateDirectory(config.Output);
+        bool canResume = File.Exists(CheckpointPath) && File.Exists(ResumePath);
+        if (resume && !canResume) throw new Sam2Exception($"nothing to resume in {config.Output} (needs checkpoint.pt and resume.bin)");
+        if (!resume && (canResume || File.Exists(LogPath)))
+            throw new Sam2Exception($"{config.Output} already holds a run; resume it with --resume or choose another output folder");
+        Model = Sam2Builder.Load(config.Model.Config, resume ? CheckpointPath : config.Model.Checkpoint, c =>
+            config.Model.DropPathRate is double dp ? c with { ImageEncoder = c.ImageEncoder with { Trunk = c.ImageEncoder.Trunk with { DropPathRate = dp } } } : c);
+        Model.train();
+        // Freezing happens in Sam2Train's constructor, before the optimiser collects the trainable parameters.
+        _ = new Sam2Train(Model, config.TrainOptions());
+        Optimizer = OptimizerFactory.Create(Model, config.OptimizerSettings(), config.Run.Steps);
+        Loss = config.LossFunction(Model.Config.PredObjScores);
+        if (resume)
+        {
+            var st = TrainCheckpoint.LoadResume(ResumePath, Optimizer);
+            if (st.Seed != config.Run.Seed) throw new Sam2Exception($"the run was started with seed {st.Seed}, the config now says {config.Run.Seed}");
+            Step = st.Step;
+            TrimLog(Step);
+        }
+    }
+
+    /// <summary>Drops log lines of steps after the checkpoint (done before an interruption, to be redone).</summary>
+    void TrimLog(long step)
+    {
+        if (!File.Exists(LogPath)) return;
+        var keep = File.ReadAllLines(LogPath).Where(l =>
+        {
+            if (string.IsNullOrWhiteSpace(l)) return false;
+            try { return JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt64() < step; }
+            catch (JsonException) { return false; }
+        }).ToList();
+        File.WriteAllLines(LogPath, keep);
+    }
+
+    public bool Done => Step >= Config.Run.Steps;
+
+    /// <summary>One optimiser step; appends its line to the log.</summary>
+    public TrainStepResult RunStep()
+    {
+        var watch = Stopwatch.StartNew();
+        using var scope = NewDisposeScope();
+        var (rng, trng) = TrainCheckpoint.SeedStep(Config.Run.Seed, Step);
+        using var batch = source.Next(rng);
+        if (batch.ImgBatch.shape[^1] != Model.ImageSize || batch.ImgBatch.shape[^2] != Model.ImageSize)
+            throw new Sam2Exception($"the data gives {batch.ImgBatch.shape[^2]}×{batch.ImgBatch.shape[^1]} frames, the model takes {Model.ImageSize}×{Model.ImageSize}");
+        var train = new Sam2Train(Model, Config.TrainOptions() with { FreezeImageEncoder = false }, rng, trng);
+        Optimizer.ZeroGrad();
+        var outs = train.Forward(batch);
+        var losses = Loss.Forward(outs, batch.Masks);
+        var core = losses[MultiStepMultiMasksAndIous.CoreLoss];
+        if (!double.IsFinite(core.item<float>())) throw new Sam2Exception($"step {Step}: the loss is {core.item<float>()}");
+        core.backward();
+        double lr = Optimizer.CurrentLr(Step);
+        double gradNorm = Optimizer.Step(Step);
+        var values = losses.ToDictionary(kv => kv.Key, kv => (double)kv.Value.item<float>());
+        var result = new TrainStepResult(Step, values, lr, gradNorm, watch.Elapsed.TotalSeconds, (int)batch.Masks.shape[1]);
+        Step++;
+        File.AppendAllText(LogPath, JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["step"] = result.Step, ["lr"] = lr, ["grad_norm"] = gradNorm, ["seconds"] = Math.Round(result.Seconds, 3),
+            ["num_objects"] = result.NumObjects, ["losses"] = values,
+        }) + "\n");
+        return result;
+    }
+
+    /// <summary>Writes checkpoint.pt (official layout) and resume.bin.</summary>
+    public void SaveCheckpoint(double lastLoss)
+    {
+        TrainCheckpoint.SaveModel(Model, CheckpointPath);
+        TrainCheckpoint.SaveResume(ResumePath, new ResumeState
+        {
+            Step = Step, TotalSteps = Config.Run.Steps, Seed = Config.Run.Seed, ConfigPath = Config.Model.Config, LastLoss = lastLoss,
+        }, Optimizer);
+    }
+
+    public void Dispose()
+    {
+        Optimizer.Dispose();
+        Model.Dispose();
+    }
+}

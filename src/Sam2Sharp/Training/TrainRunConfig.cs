@@ -1,0 +1,164 @@
+using YamlDotNet.Core;
+using YamlDotNet.Serialization;
+using YamlDotNet.Serialization.NamingConventions;
+
+namespace Sam2Sharp.Training;
+
+/// <summary>
+/// A training run, as read from our own YAML (snake_case keys, every section optional except
+/// <c>model.config</c>, <c>data</c> folders and <c>output</c>). Defaults follow the official SAM 2.1
+/// MOSE fine-tuning config. Relative paths are relative to the YAML file.
+/// </summary>
+public sealed class TrainRunConfig
+{
+    public ModelSection Model { get; set; } = new();
+    public DataSection Data { get; set; } = new();
+    public PromptSection Prompts { get; set; } = new();
+    public LossSection Loss { get; set; } = new();
+    public OptimSection Optim { get; set; } = new();
+    public RunSection Run { get; set; } = new();
+    /// <summary>Folder for checkpoint.pt, resume.bin and train_log.jsonl.</summary>
+    public string Output { get; set; } = "";
+
+    public sealed class ModelSection
+    {
+        /// <summary>Built-in config name or official-format YAML.</summary>
+        public string Config { get; set; } = "";
+        /// <summary>Starting weights (official layout); none: random initialisation.</summary>
+        public string? Checkpoint { get; set; }
+        /// <summary>Stochastic depth in the Hiera trunk during training (0.1 in the official fine-tuning config).</summary>
+        public double? DropPathRate { get; set; }
+    }
+
+    /// <summary>What the dataset reader needs; the reader itself is given to the trainer as an <see cref="IVosBatchSource"/>.</summary>
+    public sealed class DataSection
+    {
+        public string ImgFolder { get; set; } = "";
+        public string GtFolder { get; set; } = "";
+        public string? FileListTxt { get; set; }
+        public int NumFrames { get; set; } = 8;
+        public int MaxNumObjects { get; set; } = 3;
+        public int BatchSize { get; set; } = 1;
+        public int Multiplier { get; set; } = 1;
+        public double ReverseTimeProb { get; set; }
+        /// <summary>Augmentation (flip, affine, colour jitter, grayscale) as in the official config.</summary>
+        public bool Augment { get; set; } = true;
+    }
+
+    /// <summary>SAM2Train's prompt simulation in training.</summary>
+    public sealed class PromptSection
+    {
+        public double ProbToUsePtInput { get; set; } = 0.5;
+        public double ProbToUseBoxInput { get; set; } = 0.5;
+        public double ProbToSampleFromGt { get; set; } = 0.1;
+        public int NumFramesToCorrect { get; set; } = 2;
+        public bool RandFramesToCorrect { get; set; } = true;
+        public int NumInitCondFrames { get; set; } = 2;
+        public bool RandInitCondFrames { get; set; } = true;
+        public bool AddAllFramesToCorrectAsCond { get; set; } = true;
+        public int NumCorrectionPtPerFrame { get; set; } = 7;
+    }
+
+    public sealed class LossSection
+    {
+        public double LossMask { get; set; } = 20;
+        public double LossDice { get; set; } = 1;
+        public double LossIou { get; set; } = 1;
+        public double LossClass { get; set; } = 1;
+        public double FocalAlpha { get; set; } = 0.25;
+        public double FocalGamma { get; set; } = 2;
+        public bool SuperviseAllIou { get; set; } = true;
+        public bool IouUseL1Loss { get; set; } = true;
+        public double FocalGammaObjScore { get; set; }
+        public double FocalAlphaObjScore { get; set; } = -1;
+    }
+
+    public sealed class OptimSection
+    {
+        public double BaseLr { get; set; } = 5.0e-6;
+        public double VisionLr { get; set; } = 3.0e-6;
+        public double EndLrFactor { get; set; } = 0.1;
+        public long WarmupSteps { get; set; }
+        public double WeightDecay { get; set; } = 0.1;
+        public double LayerDecay { get; set; } = 0.9;
+        public double GradClip { get; set; } = 0.1;
+        public bool FreezeImageEncoder { get; set; }
+    }
+
+    public sealed class RunSection
+    {
+        public long Steps { get; set; } = 1000;
+        public int Seed { get; set; } = 123;
+        /// <summary>Save checkpoint.pt and resume.bin every this many steps (and at the end).</summary>
+        public long CheckpointEvery { get; set; } = 100;
+    }
+
+    /// <summary>Reads and checks a run YAML; paths become absolute.</summary>
+    public static TrainRunConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new Sam2Exception($"training config not found: {path}");
+        var de = new DeserializerBuilder().WithNamingConvention(UnderscoredNamingConvention.Instance).Build();
+        TrainRunConfig c;
+        try { c = de.Deserialize<TrainRunConfig>(File.ReadAllText(path)) ?? new TrainRunConfig(); }
+        catch (YamlException e)
+        {
+            throw new Sam2Exception($"{path}: {e.Start}: {(e.InnerException ?? e).Message}", e);
+        }
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        string? Abs(string? p) => string.IsNullOrEmpty(p) ? p : Path.GetFullPath(p, dir);
+        if (c.Model.Config.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || c.Model.Config.Contains('/'))
+            c.Model.Config = Abs(c.Model.Config)!;
+        c.Model.Checkpoint = Abs(c.Model.Checkpoint);
+        c.Data.ImgFolder = Abs(c.Data.ImgFolder)!;
+        c.Data.GtFolder = Abs(c.Data.GtFolder)!;
+        c.Data.FileListTxt = Abs(c.Data.FileListTxt);
+        c.Output = Abs(c.Output)!;
+        c.Validate(path);
+        return c;
+    }
+
+    public void Validate(string source)
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrEmpty(Model.Config)) errors.Add("model.config is required");
+        if (string.IsNullOrEmpty(Output)) errors.Add("output (a folder) is required");
+        if (Data.NumFrames < 1) errors.Add("data.num_frames must be at least 1");
+        if (Data.MaxNumObjects < 1) errors.Add("data.max_num_objects must be at least 1");
+        if (Data.BatchSize < 1) errors.Add("data.batch_size must be at least 1");
+        if (Run.Steps < 1) errors.Add("run.steps must be at least 1");
+        if (Run.CheckpointEvery < 1) errors.Add("run.checkpoint_every must be at least 1");
+        if (Prompts.NumFramesToCorrect < Prompts.NumInitCondFrames) errors.Add("prompts.num_frames_to_correct must be at least prompts.num_init_cond_frames");
+        if (Prompts.NumInitCondFrames > Data.NumFrames) errors.Add("prompts.num_init_cond_frames exceeds data.num_frames");
+        if (Prompts.NumFramesToCorrect > Data.NumFrames) errors.Add("prompts.num_frames_to_correct exceeds data.num_frames");
+        if (Optim.BaseLr < 0 || Optim.VisionLr < 0) errors.Add("learning rates must not be negative");
+        if (errors.Count > 0) throw new Sam2Exception($"{source}: " + string.Join("; ", errors));
+    }
+
+    public Sam2TrainOptions TrainOptions() => new()
+    {
+        ProbToUsePtInputForTrain = Prompts.ProbToUsePtInput,
+        ProbToUseBoxInputForTrain = Prompts.ProbToUseBoxInput,
+        ProbToSampleFromGtForTrain = Prompts.ProbToSampleFromGt,
+        NumFramesToCorrectForTrain = Prompts.NumFramesToCorrect,
+        RandFramesToCorrectForTrain = Prompts.RandFramesToCorrect,
+        NumInitCondFramesForTrain = Prompts.NumInitCondFrames,
+        RandInitCondFramesForTrain = Prompts.RandInitCondFrames,
+        AddAllFramesToCorrectAsCond = Prompts.AddAllFramesToCorrectAsCond,
+        NumCorrectionPtPerFrame = Prompts.NumCorrectionPtPerFrame,
+        FreezeImageEncoder = Optim.FreezeImageEncoder,
+    };
+
+    public MultiStepMultiMasksAndIous LossFunction(bool predObjScores) => new(
+        new Dictionary<string, double>
+        {
+            [MultiStepMultiMasksAndIous.LossMask] = Loss.LossMask, [MultiStepMultiMasksAndIous.LossDice] = Loss.LossDice,
+            [MultiStepMultiMasksAndIous.LossIou] = Loss.LossIou, [MultiStepMultiMasksAndIous.LossClass] = Loss.LossClass,
+        },
+        Loss.FocalAlpha, Loss.FocalGamma, Loss.SuperviseAllIou, Loss.IouUseL1Loss, predObjScores, Loss.FocalGammaObjScore, Loss.FocalAlphaObjScore);
+
+    public OptimizerSettings OptimizerSettings() => new()
+    {
+        BaseLr = Optim.BaseLr, VisionLr = Optim.VisionLr, EndLrFactor = Optim.EndLrFactor, WarmupSteps = Optim.WarmupSteps,
+        WeightDecay = Optim.WeightDecay, LayerDecay = Optim.LayerDecay, GradClipMaxNorm = Optim.GradClip,
+    };
+}
