@@ -1,0 +1,1 @@
+namespace Sam2Sharp.Training; public interface IVosBatchSource { BatchedVideoDatapoint Next(Random rng); }
