@@ -99,8 +99,12 @@ public static class SyntheticVos
         return list;
     }
 
-    static SKImage LoadImage(string path) =>
-        SKImage.FromEncodedData(path) ?? throw new Sam2Exception($"not a readable background image: {path}");
+    /// <summary>Decoded up front: a lazily decoded image may be decoded at a reduced scale on first draw.</summary>
+    static SKImage LoadImage(string path)
+    {
+        using var bitmap = SKBitmap.Decode(path) ?? throw new Sam2Exception($"not a readable background image: {path}");
+        return SKImage.FromBitmap(bitmap);
+    }
 
     /// <summary>Per frame, the background picture and the source rectangle shown (a crop with the output's aspect).</summary>
     sealed class Camera : IDisposable

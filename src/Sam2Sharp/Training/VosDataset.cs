@@ -45,6 +45,14 @@ public sealed class VosDataset : IVosBatchSource
     /// (a batch may straddle two epochs, so none is ever short).</summary>
     public BatchedVideoDatapoint Next(Random rng)
     {
+        var clips = NextClips(rng);
+        try { return Collate(clips); }
+        finally { foreach (var c in clips) c.Dispose(); }
+    }
+
+    /// <summary>The clips <see cref="Next"/> batches, before collation (they name their videos, frames and objects).</summary>
+    public List<VosClip> NextClips(Random rng)
+    {
         var clips = new List<VosClip>(BatchSize);
         try
         {
@@ -58,9 +66,13 @@ public sealed class VosDataset : IVosBatchSource
                 }
                 clips.Add(GetClip(_order.Dequeue(), rng));
             }
-            return Collate(clips);
+            return clips;
         }
-        finally { foreach (var c in clips) c.Dispose(); }
+        catch
+        {
+            foreach (var c in clips) c.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
