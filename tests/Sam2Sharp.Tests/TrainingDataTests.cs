@@ -17,7 +17,7 @@ public sealed class TrainingDataTests : IDisposable
     static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.dtype == b.dtype && a.eq(b).all().item<bool>();
 
     static string Samples => Path.Combine(Golden.SharedDir, "samples");
-    static string[] Backgrounds => [Path.Combine(Samples, "videos", "bedroom"), Path.Combine(Samples, "images")];
+    static string[] Backgrounds => [Path.Combine(Samples, "videos", "bedroom"), Path.Combine(Samples, "images", "groceries.jpg")];
     static string GoldenVos => Path.Combine(Golden.SharedDir, "golden", "sam2.1-micro", "vos");
 
     SyntheticVosResult Synth(string name, int videos = 3, int frames = 5, int w = 64, int h = 48, int objects = 2, int seed = 7, int val = 0,
@@ -167,6 +167,32 @@ public sealed class TrainingDataTests : IDisposable
             foreach (var c in clips) c.Dispose();
         }
         Assert.All(s.TrainVideos, v => Assert.Equal(2, names.Count(n => n == v)));
+    }
+
+    [Fact]
+    public void Sampler_draws_consecutive_frames_forwards_or_backwards_and_at_most_M_objects()
+    {
+        var s = Synth("sampler", videos: 1, frames: 6, w: 32, h: 32, objects: 3, backgrounds: []);
+        var video = VosRawDataset.OpenRoot(s.Root).Videos[0];
+        var rng = new Random(4);
+        var forward = new VosSampler(4, 2);
+        var backward = new VosSampler(4, 5, reverseTimeProb: 1.0);
+        var starts = new HashSet<int>();
+        for (int i = 0; i < 30; i++)
+        {
+            var f = forward.Sample(video, rng);
+            Assert.Equal(Enumerable.Range(f.FrameIndices[0], 4), f.FrameIndices);
+            Assert.Equal(2, f.ObjectIds.Count);
+            Assert.Equal(2, f.ObjectIds.Distinct().Count());
+            Assert.All(f.ObjectIds, id => Assert.Contains(id, video.Frames[f.FrameIndices[0]].VisibleObjectIds));
+            starts.Add(f.FrameIndices[0]);
+            var b = backward.Sample(video, rng);
+            Assert.Equal(Enumerable.Range(b.FrameIndices[^1], 4).Reverse(), b.FrameIndices);
+            Assert.Equal(video.Frames[b.FrameIndices[0]].VisibleObjectIds.Count, b.ObjectIds.Count);
+        }
+        Assert.True(starts.Count > 1);
+        var e = Assert.Throws<Sam2Exception>(() => new VosSampler(7, 1).Check(video));
+        Assert.Contains("synth_0000", e.Message);
     }
 
     [Fact]
