@@ -146,7 +146,8 @@ public sealed class VosTransforms
             parameters[i] = i == 0 || !o.AffineConsistent ? DrawAffine(rng, o, clip.Width, clip.Height) : parameters[0];
         using (var scope = torch.NewDisposeScope())
         {
-            var first = WarpMasks(clip.Masks[0], parameters[0]);
+            using var warp = new Warp(clip.Width, clip.Height, parameters[0]);
+            var first = warp.Masks(clip.Masks[0]);
             if (first.shape[0] > 0 && first.flatten(1).amax(1).eq(0).any().item<bool>()) return false;
         }
         for (int i = 0; i < clip.Frames.Count; i++) Affine(clip, i, parameters[i], o.AffineFill);
@@ -172,8 +173,9 @@ public sealed class VosTransforms
     /// <summary>Warps frame <paramref name="index"/> of the clip: picture bilinear (fill outside), masks nearest (0 outside).</summary>
     public static void Affine(VosClip clip, int index, AffineParams a, (byte R, byte G, byte B) fill)
     {
-        clip.Replace(clip.Masks, index, WarpMasks(clip.Masks[index], a));
-        clip.Replace(clip.Frames, index, WarpPicture(clip.Frames[index], a, fill));
+        using var warp = new Warp(clip.Width, clip.Height, a);
+        clip.Replace(clip.Masks, index, warp.Masks(clip.Masks[index]));
+        clip.Replace(clip.Frames, index, warp.Picture(clip.Frames[index], fill));
     }
 
     /// <summary>
@@ -196,46 +198,55 @@ public sealed class VosTransforms
     }
 
     /// <summary>
-    /// Source positions of every output pixel centre, in continuous pixel coordinates (the image spans [0, W]×[0, H]):
-    /// PIL and torchvision's tensor path both map pixel centres about the centre (W/2, H/2), so pictures and masks
-    /// stay aligned.
+    /// The sampling grid of one affine map. Source positions of output pixel centres are in continuous pixel
+    /// coordinates (the image spans [0, W]×[0, H]): PIL and torchvision's tensor path both map pixel centres about
+    /// the centre (W/2, H/2), so pictures and masks stay aligned. Built in plain loops: it is small, and many tiny
+    /// torch operations cost more than the arithmetic.
     /// </summary>
-    static (Tensor Px, Tensor Py) SourcePositions(int w, int h, AffineParams a)
+    sealed class Warp : IDisposable
     {
-        var m = InverseAffineMatrix(w * 0.5, h * 0.5, a);
-        var xs = torch.arange(w, ScalarType.Float64).add(0.5).view(1, w);
-        var ys = torch.arange(h, ScalarType.Float64).add(0.5).view(h, 1);
-        return (xs * m[0] + ys * m[1] + m[2], xs * m[3] + ys * m[4] + m[5]);
-    }
+        readonly Tensor _grid, _inside;
 
-    static Tensor Grid(Tensor px, Tensor py, int w, int h) =>
-        torch.stack(new[] { px.mul(2.0 / w).sub(1.0), py.mul(2.0 / h).sub(1.0) }, -1).unsqueeze(0).to_type(ScalarType.Float32);
+        public Warp(int w, int h, AffineParams a)
+        {
+            var m = InverseAffineMatrix(w * 0.5, h * 0.5, a);
+            var grid = new float[h * w * 2];
+            var inside = new bool[h * w];
+            for (int y = 0, k = 0; y < h; y++)
+                for (int x = 0; x < w; x++, k++)
+                {
+                    double px = m[0] * (x + 0.5) + m[1] * (y + 0.5) + m[2], py = m[3] * (x + 0.5) + m[4] * (y + 0.5) + m[5];
+                    grid[2 * k] = (float)(px * 2 / w - 1);
+                    grid[2 * k + 1] = (float)(py * 2 / h - 1);
+                    inside[k] = px >= 0 && px < w && py >= 0 && py < h;
+                }
+            _grid = torch.tensor(grid, new long[] { 1, h, w, 2 });
+            _inside = torch.tensor(inside, new long[] { 1, h, w });
+        }
 
-    /// <summary>Nearest neighbour with zero fill, as torchvision warps a mask tensor (grid_sample, align_corners=False).</summary>
-    static Tensor WarpMasks(Tensor masks, AffineParams a)
-    {
-        using var scope = torch.NewDisposeScope();
-        int h = (int)masks.shape[1], w = (int)masks.shape[2];
-        var (px, py) = SourcePositions(w, h, a);
-        var outp = nn.functional.grid_sample(masks.to_type(ScalarType.Float32).unsqueeze(0), Grid(px, py, w, h),
-            mode: GridSampleMode.Nearest, padding_mode: GridSamplePaddingMode.Zeros, align_corners: false);
-        return outp.squeeze(0).gt(0.5f).to_type(ScalarType.Byte).MoveToOuterDisposeScope();
-    }
+        /// <summary>Nearest neighbour with zero fill, as torchvision warps a mask tensor (grid_sample, align_corners=False).</summary>
+        public Tensor Masks(Tensor masks)
+        {
+            using var scope = torch.NewDisposeScope();
+            var outp = nn.functional.grid_sample(masks.to_type(ScalarType.Float32).unsqueeze(0), _grid,
+                mode: GridSampleMode.Nearest, padding_mode: GridSamplePaddingMode.Zeros, align_corners: false);
+            return outp.squeeze(0).gt(0.5f).to_type(ScalarType.Byte).MoveToOuterDisposeScope();
+        }
 
-    /// <summary>
-    /// Bilinear as PIL's affine transform: a pixel whose source centre falls outside the image gets the fill; inside,
-    /// neighbours beyond the edge repeat the edge (grid_sample's border padding does the same); rounded to 8 bits.
-    /// </summary>
-    static Tensor WarpPicture(Tensor picture, AffineParams a, (byte R, byte G, byte B) fill)
-    {
-        using var scope = torch.NewDisposeScope();
-        int h = (int)picture.shape[1], w = (int)picture.shape[2];
-        var (px, py) = SourcePositions(w, h, a);
-        var sampled = nn.functional.grid_sample(picture.unsqueeze(0), Grid(px, py, w, h),
-            mode: GridSampleMode.Bilinear, padding_mode: GridSamplePaddingMode.Border, align_corners: false).squeeze(0);
-        var inside = px.ge(0).logical_and(px.lt(w)).logical_and(py.ge(0)).logical_and(py.lt(h));
-        var fillT = torch.tensor(new float[] { fill.R, fill.G, fill.B }).view(3, 1, 1);
-        return torch.where(inside.unsqueeze(0), sampled, fillT).round().clamp(0, 255).MoveToOuterDisposeScope();
+        /// <summary>
+        /// Bilinear as PIL's affine transform: a pixel whose source centre falls outside the image gets the fill; inside,
+        /// neighbours beyond the edge repeat the edge (grid_sample's border padding does the same); rounded to 8 bits.
+        /// </summary>
+        public Tensor Picture(Tensor picture, (byte R, byte G, byte B) fill)
+        {
+            using var scope = torch.NewDisposeScope();
+            var sampled = nn.functional.grid_sample(picture.unsqueeze(0), _grid,
+                mode: GridSampleMode.Bilinear, padding_mode: GridSamplePaddingMode.Border, align_corners: false).squeeze(0);
+            var fillT = torch.tensor(new float[] { fill.R, fill.G, fill.B }).view(3, 1, 1);
+            return torch.where(_inside, sampled.round_().clamp_(0, 255), fillT).MoveToOuterDisposeScope();
+        }
+
+        public void Dispose() { _grid.Dispose(); _inside.Dispose(); }
     }
 
     /// <summary>
@@ -297,35 +308,35 @@ public sealed class VosTransforms
         }
     }
 
-    public static Tensor AdjustBrightness(Tensor x, double f) => Blend(torch.zeros_like(x), x, f);
+    public static Tensor AdjustBrightness(Tensor x, double f) => x.mul((float)f).clamp_(0, 255).floor_();
 
     public static Tensor AdjustContrast(Tensor x, double f)
     {
         using var scope = torch.NewDisposeScope();
         double mean = Math.Floor(Luma(x).to_type(ScalarType.Float64).mean().item<double>() + 0.5);
-        return Blend(torch.full_like(x, mean), x, f).MoveToOuterDisposeScope();
+        return Blend(mean, x, f).MoveToOuterDisposeScope();
     }
 
     public static Tensor AdjustSaturation(Tensor x, double f)
     {
         using var scope = torch.NewDisposeScope();
-        return Blend(Luma(x).expand_as(x), x, f).MoveToOuterDisposeScope();
+        var l = Luma(x);
+        // l + f·(x − l), as Blend does, with the gray plane broadcast over the channels.
+        return x.sub(l).mul_((float)f).add_(l).clamp_(0, 255).floor_().MoveToOuterDisposeScope();
     }
 
-    /// <summary>PIL's Image.blend on 8-bit values: a + f·(b − a), clipped to 0–255 and truncated.</summary>
-    static Tensor Blend(Tensor a, Tensor b, double f)
-    {
-        using var scope = torch.NewDisposeScope();
-        return a.add(b.sub(a).mul((float)f)).clamp(0, 255).floor().MoveToOuterDisposeScope();
-    }
+    /// <summary>PIL's Image.blend of a constant gray level with 8-bit values: a + f·(b − a), clipped to 0–255 and truncated.</summary>
+    static Tensor Blend(double a, Tensor b, double f) => b.sub(a).mul_((float)f).add_(a).clamp_(0, 255).floor_();
 
-    /// <summary>PIL's RGB → L conversion in fixed point (ITU-R 601-2 luma), 1×H×W float32.</summary>
+    /// <summary>
+    /// PIL's RGB → L conversion in fixed point (ITU-R 601-2 luma, (19595 R + 38470 G + 7471 B + 2^15) >> 16), 1×H×W.
+    /// In float32 this is exact: every partial sum is an integer below 2^24.
+    /// </summary>
     public static Tensor Luma(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        var i = x.to_type(ScalarType.Int32);
-        var l = i[0] * 19595 + i[1] * 38470 + i[2] * 7471 + 0x8000;
-        return l.floor_divide(65536).unsqueeze(0).to_type(ScalarType.Float32).MoveToOuterDisposeScope();
+        var l = x[0].mul(19595f).add_(x[1], alpha: 38470f).add_(x[2], alpha: 7471f).add_(32768f);
+        return l.div_(65536f).floor_().unsqueeze(0).MoveToOuterDisposeScope();
     }
 
     public static void RandomGrayscale(VosClip clip, Random rng, double p, bool consistent = true)
