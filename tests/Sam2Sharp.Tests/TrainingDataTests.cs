@@ -329,14 +329,22 @@ public sealed class TrainingDataTests : IDisposable
     [Fact]
     public void Missing_mask_is_refused_naming_video_and_frame()
     {
-        var s = Synth("missing", videos: 2, frames: 3, w: 32, h: 32);
+        var s = Synth("missing", videos: 3, frames: 3, w: 32, h: 32);
         File.Delete(Path.Combine(s.AnnotationFolder, "synth_0001", "00001.png"));
         var e = Assert.Throws<Sam2Exception>(() => VosRawDataset.OpenRoot(s.Root));
         Assert.Contains("synth_0001", e.Message);
         Assert.Contains("00001", e.Message);
         Assert.DoesNotContain("\n", e.Message);
+        // With several broken videos, the first by name is reported (videos are read in parallel).
+        File.Delete(Path.Combine(s.AnnotationFolder, "synth_0002", "00000.png"));
+        for (int i = 0; i < 3; i++) Assert.Contains("synth_0001", Assert.Throws<Sam2Exception>(() => VosRawDataset.OpenRoot(s.Root)).Message);
+        File.Delete(Path.Combine(s.AnnotationFolder, "synth_0002", "00001.png"));
+        File.Delete(Path.Combine(s.AnnotationFolder, "synth_0002", "00002.png"));
         // Skipping unannotated frames is an explicit choice.
-        var ds = VosRawDataset.OpenRoot(s.Root, new VosRawDatasetOptions { SkipUnannotatedFrames = true });
+        var e1 = Assert.Throws<Sam2Exception>(() => VosRawDataset.OpenRoot(s.Root, new VosRawDatasetOptions { SkipUnannotatedFrames = true }));
+        Assert.Contains("synth_0002", e1.Message); // a video with no annotation at all
+        File.WriteAllLines(Path.Combine(s.Root, "two.txt"), ["synth_0000", "synth_0001"]);
+        var ds = VosRawDataset.OpenRoot(s.Root, new VosRawDatasetOptions { SkipUnannotatedFrames = true, FileList = Path.Combine(s.Root, "two.txt") });
         Assert.Equal(new[] { 0, 2 }, ds.Videos[1].Frames.Select(f => f.FrameId));
         var e2 = Assert.Throws<Sam2Exception>(() => new VosDataset(ds, new VosSampler(3, 1), VosTransforms.Eval(16)));
         Assert.Contains("synth_0001", e2.Message);

@@ -70,14 +70,22 @@ public sealed class VosRawDataset
         var layout = options.Layout;
         if (layout == VosLayout.Auto)
         {
-            var first = Path.Combine(annotationFolder, names[0]);
-            if (!Directory.Exists(first)) throw new Sam2Exception($"video {names[0]}: annotation folder not found: {first}");
-            layout = PngsById(first).Count == 0 && Directory.GetDirectories(first).Length > 0 ? VosLayout.PerObject : VosLayout.Palette;
+            var firstDir = Path.Combine(annotationFolder, names[0]);
+            if (!Directory.Exists(firstDir)) throw new Sam2Exception($"video {names[0]}: annotation folder not found: {firstDir}");
+            layout = PngsById(firstDir).Count == 0 && Directory.GetDirectories(firstDir).Length > 0 ? VosLayout.PerObject : VosLayout.Palette;
         }
 
-        var videos = new List<VosVideo>(names.Count);
-        foreach (var name in names)
-            videos.Add(ReadVideo(imageFolder, annotationFolder, name, videos.Count, layout, options));
+        // Every annotation is decoded once here; videos are independent, so they are read in parallel, and the
+        // error reported is the one of the first broken video in name order, whatever finished first.
+        var videos = new VosVideo[names.Count];
+        var errors = new Exception?[names.Count];
+        Parallel.For(0, names.Count, i =>
+        {
+            try { videos[i] = ReadVideo(imageFolder, annotationFolder, names[i], i, layout, options); }
+            catch (Exception e) { errors[i] = e; }
+        });
+        var first = errors.FirstOrDefault(e => e != null);
+        if (first != null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
         return new VosRawDataset(imageFolder, annotationFolder, layout, videos);
     }
 
