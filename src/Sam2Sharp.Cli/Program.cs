@@ -11,6 +11,7 @@ root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(VosCommand.Create());
 root.Subcommands.Add(ClicksCommand.Create());
 root.Subcommands.Add(VideoCommand.Create());
-root.Subcommands.Add(TrainCommand.Create(TrainCommand.NoDatasetReader));
+root.Subcommands.Add(TrainCommand.Create(TrainCommand.OpenVosDataset));
+root.Subcommands.Add(SynthCommand.Create());
 
 return root.Parse(args).Invoke();

@@ -10,9 +10,18 @@ public static class TrainCommand
     /// <summary>Opens the run's dataset as batches of frames at the given model resolution.</summary>
     public delegate IVosBatchSource DatasetOpener(TrainRunConfig config, int resolution);
 
-    /// <summary>The opener used until a dataset reader is wired in where the command is registered.</summary>
-    public static IVosBatchSource NoDatasetReader(TrainRunConfig config, int resolution) =>
-        throw new Sam2Exception("this build of sam2 has no VOS dataset reader for training");
+    /// <summary>
+    /// The run's VOS dataset (DAVIS or SA-V layout under data.img_folder / data.gt_folder, optionally a
+    /// file list), validated before training starts, sampled and augmented as the reference does.
+    /// </summary>
+    public static IVosBatchSource OpenVosDataset(TrainRunConfig config, int resolution)
+    {
+        var d = config.Data;
+        var raw = VosRawDataset.Open(d.ImgFolder, d.GtFolder, new VosRawDatasetOptions { FileList = d.FileListTxt });
+        var sampler = new VosSampler(d.NumFrames, d.MaxNumObjects, d.ReverseTimeProb);
+        var transforms = d.Augment ? VosTransforms.Train(resolution) : VosTransforms.Eval(resolution);
+        return new VosDataset(raw, sampler, transforms, d.BatchSize, d.Multiplier);
+    }
 
     public static Command Create(DatasetOpener openDataset)
     {

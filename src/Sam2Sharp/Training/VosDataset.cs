@@ -1,0 +1,103 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Sam2Sharp.Training;
+
+/// <summary>
+/// Training clips from a VOS dataset (the reference's VOSDataset with its collate_fn): each batch takes
+/// <see cref="BatchSize"/> videos in a shuffled order in which every video comes <see cref="Multiplier"/> times per
+/// epoch, samples a clip from each (<see cref="VosSampler"/>), transforms it (<see cref="VosTransforms"/>) and stacks
+/// the clips into a <see cref="BatchedVideoDatapoint"/>. Every video is checked against the sampler when the
+/// dataset is made, so a video no clip can come from stops the run before training rather than in the middle.
+/// </summary>
+public sealed class VosDataset : IVosBatchSource
+{
+    public VosRawDataset Raw { get; }
+    public VosSampler Sampler { get; }
+    public VosTransforms Transforms { get; }
+    public int BatchSize { get; }
+    public int Multiplier { get; }
+
+    readonly Queue<int> _order = new();
+
+    public VosDataset(VosRawDataset raw, VosSampler sampler, VosTransforms transforms, int batchSize = 1, int multiplier = 1)
+    {
+        if (batchSize < 1) throw new Sam2Exception($"the batch size must be at least 1, got {batchSize}");
+        if (multiplier < 1) throw new Sam2Exception($"the dataset multiplier must be at least 1, got {multiplier}");
+        if (raw.Videos.Count == 0) throw new Sam2Exception($"empty dataset: no videos in {raw.ImageFolder}");
+        foreach (var v in raw.Videos) sampler.Check(v);
+        Raw = raw; Sampler = sampler; Transforms = transforms; BatchSize = batchSize; Multiplier = multiplier;
+    }
+
+    /// <summary>Number of videos visited per epoch (videos × multiplier).</summary>
+    public int Length => Raw.Videos.Count * Multiplier;
+
+    /// <summary>A transformed clip from the given video.</summary>
+    public VosClip GetClip(int videoIndex, Random rng)
+    {
+        var clip = VosClip.Load(Sampler.Sample(Raw.Videos[videoIndex], rng));
+        try { Transforms.Apply(clip, rng); }
+        catch { clip.Dispose(); throw; }
+        return clip;
+    }
+
+    /// <summary>The next batch; the epoch order is reshuffled with <paramref name="rng"/> whenever it runs out
+    /// (a batch may straddle two epochs, so none is ever short).</summary>
+    public BatchedVideoDatapoint Next(Random rng)
+    {
+        var clips = NextClips(rng);
+        try { return Collate(clips); }
+        finally { foreach (var c in clips) c.Dispose(); }
+    }
+
+    /// <summary>The clips <see cref="Next"/> batches, before collation (they name their videos, frames and objects).</summary>
+    public List<VosClip> NextClips(Random rng)
+    {
+        var clips = new List<VosClip>(BatchSize);
+        try
+        {
+            for (int b = 0; b < BatchSize; b++)
+            {
+                if (_order.Count == 0)
+                {
+                    var idx = Enumerable.Range(0, Raw.Videos.Count).SelectMany(i => Enumerable.Repeat(i, Multiplier)).ToArray();
+                    rng.Shuffle(idx);
+                    foreach (var i in idx) _order.Enqueue(i);
+                }
+                clips.Add(GetClip(_order.Dequeue(), rng));
+            }
+            return clips;
+        }
+        catch
+        {
+            foreach (var c in clips) c.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// collate_fn: pictures T×B×3×S×S float32; for each frame t the objects of video 0, then video 1, …, with
+    /// (t, video) in ObjToFrameIdx (T×O×2 int32) and their masks in Masks (T×O×S×S bool).
+    /// </summary>
+    public static BatchedVideoDatapoint Collate(IReadOnlyList<VosClip> clips)
+    {
+        if (clips.Count == 0) throw new ArgumentException("no clips to collate");
+        int T = clips[0].Frames.Count;
+        foreach (var c in clips)
+        {
+            if (c.Frames.Count != T) throw new ArgumentException($"clips of {T} and {c.Frames.Count} frames cannot be batched");
+            if (!c.IsNormalized) throw new ArgumentException($"clip of video {c.VideoName} is not normalised");
+        }
+        using var scope = torch.NewDisposeScope();
+        var img = torch.stack(clips.Select(c => torch.stack(c.Frames, 0)).ToArray(), 1);
+        int objects = clips.Sum(c => c.ObjectIds.Count);
+        var idx = new int[T * objects * 2];
+        for (int t = 0, k = 0; t < T; t++)
+            for (int b = 0; b < clips.Count; b++)
+                for (int o = 0; o < clips[b].ObjectIds.Count; o++, k += 2) { idx[k] = t; idx[k + 1] = b; }
+        var objToFrame = torch.tensor(idx, new long[] { T, objects, 2 }, ScalarType.Int32);
+        var masks = torch.stack(Enumerable.Range(0, T).Select(t => torch.cat(clips.Select(c => c.Masks[t]).ToArray(), 0)).ToArray(), 0)
+            .to_type(ScalarType.Bool);
+        return new BatchedVideoDatapoint(img.MoveToOuterDisposeScope(), objToFrame.MoveToOuterDisposeScope(), masks.MoveToOuterDisposeScope());
+    }
+}
