@@ -7,5 +7,6 @@ var root = new RootCommand("sam2: Segment Anything 2 for .NET");
 root.Subcommands.Add(ImageCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
+root.Subcommands.Add(AmgCommand.Create());
 
 return root.Parse(args).Invoke();
