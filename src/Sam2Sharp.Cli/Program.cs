@@ -13,5 +13,6 @@ root.Subcommands.Add(ClicksCommand.Create());
 root.Subcommands.Add(VideoCommand.Create());
 root.Subcommands.Add(TrainCommand.Create(TrainCommand.OpenVosDataset));
 root.Subcommands.Add(SynthCommand.Create());
+root.Subcommands.Add(AmgCommand.Create());
 
 return root.Parse(args).Invoke();

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using Sam2Sharp.Amg;
 using Sam2Sharp.Benchmarking;
 using Sam2Sharp.Imaging;
 using TorchSharp;
@@ -16,10 +17,12 @@ public static class BenchCommand
         var model = new ModelOptions(checkpointRequired: false);
         var runs = new Option<int>("--runs") { Description = "Timed runs per figure (after one warm-up).", DefaultValueFactory = _ => 5 };
         var threads = new Option<int?>("--threads") { Description = "Torch intra-op threads (default: torch's choice)." };
-        var cmd = new Command("bench", "Time the image encoder and the mask decoder (random weights when no checkpoint is given).");
+        var amg = new Option<bool>("--amg") { Description = "Also time the automatic mask generator at its default options (32×32 points) on a 1024×1024 image." };
+        var cmd = new Command("bench", "Time the image encoder and the mask decoder, and with --amg the automatic mask generator (random weights when no checkpoint is given).");
         model.AddTo(cmd);
         cmd.Options.Add(runs);
         cmd.Options.Add(threads);
+        cmd.Options.Add(amg);
         cmd.SetAction(r => Cli.Run(() =>
         {
             int n = r.GetValue(runs);
@@ -43,6 +46,15 @@ public static class BenchCommand
             Print("threads", get_num_threads().ToString(CultureInfo.InvariantCulture), "threads");
             Print("encoder_gflop", F(gflop), "GFLOP");
             Print("encoder_gflops", F(gflop / (encoderMs / 1000)), "GFLOP/s");
+            if (r.GetValue(amg))
+            {
+                var amgImage = SyntheticImage(1024, 1024);
+                using var generator = new Sam2AutomaticMaskGenerator(sam);
+                int count = 0;
+                var amgMs = Median(n, () => count = generator.Generate(amgImage).Count);
+                Print("amg_ms", F(amgMs), "ms");
+                Print("amg_masks", count.ToString(CultureInfo.InvariantCulture), "masks");
+            }
             Print("runs", n.ToString(CultureInfo.InvariantCulture), "runs");
             return 0;
         }));

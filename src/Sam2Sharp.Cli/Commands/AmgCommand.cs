@@ -1,0 +1,222 @@
+using System.CommandLine;
+using System.Text.Json;
+using Sam2Sharp.Amg;
+using Sam2Sharp.Imaging;
+
+namespace Sam2Sharp.Cli.Commands;
+
+/// <summary><c>sam2 amg</c>: every mask of an image from a grid of point prompts (the automatic mask generator).</summary>
+public static class AmgCommand
+{
+    public static Command Create()
+    {
+        var model = new ModelOptions();
+        var d = new AmgOptions();
+        var image = new Option<string>("--image") { Description = "The image (PNG, JPEG, …).", Required = true };
+        var outputJson = new Option<string?>("--output-json") { Description = "The annotations as JSON: a list of {segmentation, area, bbox, predicted_iou, point_coords, stability_score, crop_box}." };
+        var outputDir = new Option<string?>("--output-dir") { Description = "A directory for one mask PNG (0/255) per annotation: mask_000.png, …" };
+        var overlay = new Option<string?>("--overlay") { Description = "The image with every mask tinted and outlined (PNG)." };
+
+        // One option per argument of the reference SAM2AutomaticMaskGenerator, with its defaults.
+        var pointsPerSide = new Option<int?>("--points-per-side") { Description = "Points along each side of the grid (default 32; not with --point-grids)." };
+        var pointGrids = new Option<string?>("--point-grids") { Description = "A JSON file with explicit grids in [0,1]², one per crop layer: [[[x, y], …], …] (not with --points-per-side)." };
+        var pointsPerBatch = new Option<int>("--points-per-batch") { Description = "Points decoded at once.", DefaultValueFactory = _ => d.PointsPerBatch };
+        var predIouThresh = new Option<double>("--pred-iou-thresh") { Description = "Drop masks whose predicted IoU is not above this.", DefaultValueFactory = _ => d.PredIouThresh };
+        var stabilityThresh = new Option<double>("--stability-score-thresh") { Description = "Drop masks whose stability score is below this.", DefaultValueFactory = _ => d.StabilityScoreThresh };
+        var stabilityOffset = new Option<double>("--stability-score-offset") { Description = "Cutoff shift for the stability score.", DefaultValueFactory = _ => d.StabilityScoreOffset };
+        var maskThreshold = new Option<double>("--mask-threshold") { Description = "Logit threshold of a mask.", DefaultValueFactory = _ => d.MaskThreshold };
+        var boxNms = new Option<double>("--box-nms-thresh") { Description = "Box IoU cutoff of NMS within a crop.", DefaultValueFactory = _ => d.BoxNmsThresh };
+        var cropLayers = new Option<int>("--crop-n-layers") { Description = "Crop layers after the whole image (layer i has 2^i × 2^i crops).", DefaultValueFactory = _ => d.CropNLayers };
+        var cropNms = new Option<double>("--crop-nms-thresh") { Description = "Box IoU cutoff of NMS between crops.", DefaultValueFactory = _ => d.CropNmsThresh };
+        var cropOverlap = new Option<double>("--crop-overlap-ratio") { Description = "Crop overlap as a fraction of the short side.", DefaultValueFactory = _ => d.CropOverlapRatio };
+        var cropDownscale = new Option<int>("--crop-n-points-downscale-factor") { Description = "Points per side in layer n are divided by this to the power n.", DefaultValueFactory = _ => d.CropNPointsDownscaleFactor };
+        var minRegion = new Option<int>("--min-mask-region-area") { Description = "Remove holes and islands up to this area in the low-resolution masks.", DefaultValueFactory = _ => d.MinMaskRegionArea };
+        var outputMode = new Option<string>("--output-mode") { Description = "binary_mask, uncompressed_rle or coco_rle.", DefaultValueFactory = _ => AmgOptions.OutputModeName(d.OutputMode) };
+        var useM2m = new Option<bool>("--use-m2m") { Description = "Refine each mask once with its own logits as a mask prompt (true/false).", DefaultValueFactory = _ => d.UseM2m };
+        var multimask = new Option<bool>("--multimask-output") { Description = "Three masks per point (true/false).", DefaultValueFactory = _ => d.MultimaskOutput };
+
+        var cmd = new Command("amg", "Segment everything in an image with the automatic mask generator.");
+        model.AddTo(cmd);
+        foreach (var o in new Option[] { image, outputJson, outputDir, overlay, pointsPerSide, pointGrids, pointsPerBatch, predIouThresh,
+                     stabilityThresh, stabilityOffset, maskThreshold, boxNms, cropLayers, cropNms, cropOverlap, cropDownscale, minRegion,
+                     outputMode, useM2m, multimask })
+            cmd.Options.Add(o);
+
+        cmd.SetAction(r => Cli.Run(() =>
+        {
+            // Everything the user gave is checked before the model is loaded; nothing is written until all is computed.
+            string? jsonPath = r.GetValue(outputJson), dirPath = r.GetValue(outputDir), overlayPath = r.GetValue(overlay);
+            if (jsonPath is null && dirPath is null && overlayPath is null)
+                throw new Sam2Exception("nothing to write: give --output-json, --output-dir or --overlay");
+            var grids = r.GetValue(pointGrids) is { } gridFile ? ReadPointGrids(gridFile) : null;
+            var options = new AmgOptions
+            {
+                PointsPerSide = r.GetValue(pointsPerSide) ?? (grids is null ? d.PointsPerSide : null),
+                PointGrids = grids,
+                PointsPerBatch = r.GetValue(pointsPerBatch),
+                PredIouThresh = r.GetValue(predIouThresh),
+                StabilityScoreThresh = r.GetValue(stabilityThresh),
+                StabilityScoreOffset = r.GetValue(stabilityOffset),
+                MaskThreshold = r.GetValue(maskThreshold),
+                BoxNmsThresh = r.GetValue(boxNms),
+                CropNLayers = r.GetValue(cropLayers),
+                CropNmsThresh = r.GetValue(cropNms),
+                CropOverlapRatio = r.GetValue(cropOverlap),
+                CropNPointsDownscaleFactor = r.GetValue(cropDownscale),
+                MinMaskRegionArea = r.GetValue(minRegion),
+                OutputMode = AmgOptions.ParseOutputMode(r.GetValue(outputMode)),
+                UseM2m = r.GetValue(useM2m),
+                MultimaskOutput = r.GetValue(multimask),
+            };
+            options.Validate();
+            foreach (var (opt, path) in new[] { ("--output-json", jsonPath), ("--overlay", overlayPath) })
+                if (path is not null) CheckParentExists(opt, path);
+            if (dirPath is not null && File.Exists(dirPath)) throw new Sam2Exception($"--output-dir {dirPath} is a file");
+            var img = RgbImage.Load(r.GetValue(image)!);
+
+            List<MaskAnnotation> anns;
+            using (var sam = model.Load(r, c => c.WithImagePostprocessing()))
+            using (var generator = new Sam2AutomaticMaskGenerator(sam, options))
+                anns = generator.Generate(img);
+
+            var json = jsonPath is null ? null : ToJson(anns);
+            var masks = dirPath is null && overlayPath is null ? null
+                : anns.Select(a => a.Segmentation.ToMaskArray().Select(v => v ? (byte)1 : (byte)0).ToArray()).ToList();
+            try
+            {
+                if (json is not null) File.WriteAllBytes(jsonPath!, json);
+                if (dirPath is not null)
+                {
+                    Directory.CreateDirectory(dirPath);
+                    for (int i = 0; i < masks!.Count; i++)
+                        MaskImages.WritePng(Path.Combine(dirPath, $"mask_{i:D3}.png"), masks[i], img.Width, img.Height);
+                }
+                // Largest first, so that small masks stay visible on top.
+                if (overlayPath is not null)
+                    MaskImages.WriteOverlay(overlayPath, img, masks!.Select((m, i) => (m, i)).OrderByDescending(t => anns[t.i].Area).Select(t => t.m).ToList());
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new Sam2Exception($"cannot write output: {e.Message}", e);
+            }
+            Console.WriteLine($"{anns.Count} mask(s)");
+            return 0;
+        }));
+        return cmd;
+    }
+
+    static void CheckParentExists(string option, string path)
+    {
+        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null && !Directory.Exists(dir)) throw new Sam2Exception($"{option} {path}: directory {dir} does not exist");
+        if (Directory.Exists(path)) throw new Sam2Exception($"{option} {path} is a directory");
+    }
+
+    /// <summary>Point grids from a JSON file: a list of grids, each a list of [x, y] in [0, 1].</summary>
+    static List<double[,]> ReadPointGrids(string path)
+    {
+        if (!File.Exists(path)) throw new Sam2Exception($"--point-grids file not found: {path}");
+        try
+        {
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            var grids = new List<double[,]>();
+            foreach (var g in doc.RootElement.EnumerateArray())
+            {
+                var pts = g.EnumerateArray().Select(p => p.EnumerateArray().Select(v => v.GetDouble()).ToArray()).ToList();
+                var grid = new double[pts.Count, 2];
+                for (int i = 0; i < pts.Count; i++)
+                {
+                    if (pts[i].Length != 2) throw new Sam2Exception($"--point-grids {path}: every point must be [x, y]");
+                    grid[i, 0] = pts[i][0]; grid[i, 1] = pts[i][1];
+                }
+                grids.Add(grid);
+            }
+            return grids;
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        {
+            throw new Sam2Exception($"--point-grids {path} is not a JSON list of lists of [x, y] points ({e.Message.Split('\n')[0]})");
+        }
+    }
+
+    /// <summary>The annotations with the reference's keys, in its order (UTF-8 JSON).</summary>
+    public static byte[] ToJson(IReadOnlyList<MaskAnnotation> anns)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms))
+        {
+            w.WriteStartArray();
+            foreach (var a in anns)
+            {
+                w.WriteStartObject();
+                w.WritePropertyName("segmentation");
+                WriteSegmentation(w, a.Segmentation);
+                w.WriteNumber("area", a.Area);
+                WriteArray(w, "bbox", a.Bbox);
+                w.WritePropertyName("predicted_iou");
+                WriteDouble(w, a.PredictedIou);
+                w.WriteStartArray("point_coords");
+                foreach (var p in a.PointCoords) WriteArray(w, null, p);
+                w.WriteEndArray();
+                w.WritePropertyName("stability_score");
+                WriteDouble(w, a.StabilityScore);
+                WriteArray(w, "crop_box", a.CropBox);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        }
+        return ms.ToArray();
+    }
+
+    static void WriteSegmentation(Utf8JsonWriter w, MaskSegmentation s)
+    {
+        switch (s.Mode)
+        {
+            case AmgOutputMode.BinaryMask:
+                w.WriteStartArray();
+                for (int y = 0; y < s.Height; y++)
+                {
+                    w.WriteStartArray();
+                    for (int x = 0; x < s.Width; x++) w.WriteNumberValue(s.Mask![y * s.Width + x] ? 1 : 0);
+                    w.WriteEndArray();
+                }
+                w.WriteEndArray();
+                break;
+            case AmgOutputMode.UncompressedRle:
+                w.WriteStartObject();
+                WriteSize(w, s);
+                w.WriteStartArray("counts");
+                foreach (var c in s.Rle!.Counts) w.WriteNumberValue(c);
+                w.WriteEndArray();
+                w.WriteEndObject();
+                break;
+            default:
+                w.WriteStartObject();
+                WriteSize(w, s);
+                w.WriteString("counts", s.CocoRle!.Counts);
+                w.WriteEndObject();
+                break;
+        }
+    }
+
+    // JSON has no NaN (a stability score of two empty masks): written as null.
+    static void WriteDouble(Utf8JsonWriter w, double v)
+    {
+        if (double.IsFinite(v)) w.WriteNumberValue(v); else w.WriteNullValue();
+    }
+
+    static void WriteSize(Utf8JsonWriter w, MaskSegmentation s)
+    {
+        w.WriteStartArray("size");
+        w.WriteNumberValue(s.Height);
+        w.WriteNumberValue(s.Width);
+        w.WriteEndArray();
+    }
+
+    static void WriteArray(Utf8JsonWriter w, string? name, double[] values)
+    {
+        if (name is null) w.WriteStartArray(); else w.WriteStartArray(name);
+        foreach (var v in values) WriteDouble(w, v);
+        w.WriteEndArray();
+    }
+}

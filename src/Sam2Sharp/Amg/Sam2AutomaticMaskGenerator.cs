@@ -1,0 +1,238 @@
+using Sam2Sharp.Imaging;
+using Sam2Sharp.Modeling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Sam2Sharp.Amg;
+
+/// <summary>
+/// Masks for a whole image without prompts, as the reference's SAM2AutomaticMaskGenerator: a grid
+/// of point prompts over the image (and optionally over overlapping crops), each decoded into
+/// masks, filtered by predicted IoU and stability, de-duplicated by box NMS within and then
+/// across crops.
+/// </summary>
+public sealed class Sam2AutomaticMaskGenerator : IDisposable
+{
+    public AmgOptions Options { get; }
+    public Sam2ImagePredictor Predictor { get; }
+
+    readonly IReadOnlyList<double[,]> pointGrids;
+
+    /// <exception cref="Sam2Exception">an option is invalid.</exception>
+    public Sam2AutomaticMaskGenerator(Sam2Base model, AmgOptions? options = null)
+    {
+        Options = options ?? new AmgOptions();
+        Options.Validate();
+        pointGrids = Options.PointsPerSide is { } n
+            ? AmgUtils.BuildAllLayerPointGrids(n, Options.CropNLayers, Options.CropNPointsDownscaleFactor)
+            : Options.PointGrids!;
+        // The reference hands min_mask_region_area to the predictor as both hole and sprinkle area;
+        // it does not run postprocess_small_regions in generate.
+        Predictor = new Sam2ImagePredictor(model, maxHoleArea: Options.MinMaskRegionArea, maxSprinkleArea: Options.MinMaskRegionArea);
+    }
+
+    /// <summary>The annotations of every mask found, in the reference's order; empty when none passes the filters.</summary>
+    public List<MaskAnnotation> Generate(RgbImage image)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var data = GenerateMasks(image);
+        var rles = data.Rles ?? new List<Rle>();
+        var anns = new List<MaskAnnotation>(rles.Count);
+        if (rles.Count == 0) return anns;
+
+        var boxes = Floats(data.Boxes!);
+        var ious = Floats(data.IouPreds!);
+        var points = Floats(data.Points!);
+        var stability = Floats(data.StabilityScore!);
+        var crops = Floats(data.CropBoxes!);
+        for (int i = 0; i < rles.Count; i++)
+        {
+            anns.Add(new MaskAnnotation(
+                MaskSegmentation.From(rles[i], Options.OutputMode),
+                AmgUtils.AreaFromRle(rles[i]),
+                Xywh(boxes, i),
+                ious[i],
+                new[] { new double[] { points[2 * i], points[2 * i + 1] } },
+                stability[i],
+                Xywh(crops, i)));
+        }
+        return anns;
+    }
+
+    static float[] Floats(Tensor t)
+    {
+        using var c = t.to_type(ScalarType.Float32).cpu().contiguous();
+        return c.data<float>().ToArray();
+    }
+
+    // Box i of a flat N×4 float32 XYXY array, as XYWH (subtracted in float32 like the reference).
+    static double[] Xywh(float[] b, int i) =>
+        new double[] { b[4 * i], b[4 * i + 1], b[4 * i + 2] - b[4 * i], b[4 * i + 3] - b[4 * i + 1] };
+
+    /// <summary>
+    /// The reference's <c>_generate_masks</c>: every crop's masks, de-duplicated across crops, as
+    /// float32 CPU tensors and RLEs. The tensors belong to the caller's dispose scope.
+    /// </summary>
+    public MaskData GenerateMasks(RgbImage image)
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        int origH = image.Height, origW = image.Width;
+        var (cropBoxes, layerIdxs) = AmgUtils.GenerateCropBoxes(origH, origW, Options.CropNLayers, Options.CropOverlapRatio);
+
+        var data = new MaskData();
+        for (int c = 0; c < cropBoxes.Count; c++)
+            data.Cat(ProcessCrop(image, cropBoxes[c], layerIdxs[c], (origH, origW)));
+
+        if (cropBoxes.Count > 1 && data.Count > 0)
+        {
+            // Prefer masks from smaller crops.
+            var scores = 1.0 / Nms.BoxArea(data.CropBoxes!);
+            var keep = Nms.BatchedNms(data.Boxes!.to_type(ScalarType.Float32), scores,
+                zeros(data.Count, dtype: ScalarType.Int64), Options.CropNmsThresh);
+            data.Filter(keep);
+        }
+        data.ToCpuFloat();
+        return data.MoveToOuterDisposeScope();
+    }
+
+    MaskData ProcessCrop(RgbImage image, int[] cropBox, int layerIdx, (int H, int W) origSize)
+    {
+        using var scope = NewDisposeScope();
+        var cropped = Crop(image, cropBox);
+        (int H, int W) cropSize = (cropped.Height, cropped.Width);
+        Predictor.SetImage(cropped);
+
+        // Grid points in the crop's pixels, scaled in float64 then stored as float32 like the reference.
+        var grid = pointGrids[layerIdx];
+        var scaled = new float[grid.GetLength(0) * 2];
+        for (int i = 0; i < grid.GetLength(0); i++)
+        {
+            scaled[2 * i] = (float)(grid[i, 0] * cropSize.W);
+            scaled[2 * i + 1] = (float)(grid[i, 1] * cropSize.H);
+        }
+        var pointsForImage = tensor(scaled, new long[] { grid.GetLength(0), 2 });
+
+        var batches = new List<MaskData>();
+        foreach (var batch in AmgUtils.BatchIterator(Options.PointsPerBatch, pointsForImage))
+        {
+            using var batchScope = NewDisposeScope();
+            batches.Add(ProcessBatch(batch[0], cropSize, cropBox, origSize).MoveToOuterDisposeScope());
+        }
+        Predictor.ResetPredictor();
+
+        var data = new MaskData();
+        foreach (var b in batches) data.Cat(b);
+
+        // Duplicates within this crop.
+        if (data.Count > 0)
+        {
+            var keep = Nms.BatchedNms(data.Boxes!.to_type(ScalarType.Float32), data.IouPreds!,
+                zeros(data.Count, dtype: ScalarType.Int64), Options.BoxNmsThresh);
+            data.Filter(keep);
+        }
+
+        // Back to the original image's frame.
+        if (data.Boxes is not null) data.Boxes = AmgUtils.UncropBoxesXyxy(data.Boxes, cropBox);
+        if (data.Points is not null) data.Points = AmgUtils.UncropPoints(data.Points, cropBox);
+        data.CropBoxes = tensor(cropBox.Select(v => (long)v).ToArray(), new long[] { 1, 4 }).repeat(data.Count, 1);
+        return data.MoveToOuterDisposeScope();
+    }
+
+    MaskData ProcessBatch(Tensor points, (int H, int W) imSize, int[] cropBox, (int H, int W) origSize)
+    {
+        var (origH, origW) = origSize;
+        var inPoints = Predictor.Transforms.TransformCoords(points, normalize: true, imSize);
+        var inLabels = ones(inPoints.shape[0], dtype: ScalarType.Int32);
+        var (masks, iouPreds, lowRes) = Predictor.PredictTorch(inPoints.unsqueeze(1), inLabels.unsqueeze(1),
+            multimaskOutput: Options.MultimaskOutput, returnLogits: true);
+
+        var data = new MaskData
+        {
+            Masks = masks.flatten(0, 1),
+            IouPreds = iouPreds.flatten(0, 1),
+            Points = points.repeat_interleave(masks.shape[1], 0),
+            LowResMasks = lowRes.flatten(0, 1),
+        };
+
+        if (Options.UseM2m)
+        {
+            // One refinement step: each mask's own low-resolution logits as a mask prompt.
+            var refPoints = Predictor.Transforms.TransformCoords(data.Points, normalize: true, imSize);
+            var labels = ones(refPoints.shape[0], dtype: ScalarType.Int32);
+            var (refined, ious) = RefineWithM2m(refPoints, labels, data.LowResMasks, Options.PointsPerBatch);
+            ReplaceMasks(data, refined.squeeze(1));
+            masks.Dispose();
+            data.IouPreds = ious.squeeze(1);
+        }
+        // The low-resolution logits are not needed past this point.
+        data.LowResMasks = null;
+
+        if (Options.PredIouThresh > 0.0) FilterMasks(data, data.IouPreds! > Options.PredIouThresh);
+        data.StabilityScore = AmgUtils.CalculateStabilityScore(data.Masks!, Options.MaskThreshold, Options.StabilityScoreOffset);
+        if (Options.StabilityScoreThresh > 0.0) FilterMasks(data, data.StabilityScore >= Options.StabilityScoreThresh);
+
+        ReplaceMasks(data, data.Masks! > Options.MaskThreshold);
+        data.Boxes = AmgUtils.BatchedMaskToBox(data.Masks!);
+
+        // Drop masks touching a crop border that is not the image's border.
+        var keep = AmgUtils.IsBoxNearCropEdge(data.Boxes, cropBox, new[] { 0, 0, origW, origH }).logical_not();
+        if (!keep.all().item<bool>()) FilterMasks(data, keep);
+
+        ReplaceMasks(data, AmgUtils.UncropMasks(data.Masks!, cropBox, origH, origW));
+        data.Rles = data.Count == 0 ? new List<Rle>() : AmgUtils.MaskToRle(data.Masks!);
+        ReplaceMasks(data, null);
+        return data;
+    }
+
+    // The full-size masks are the big tensors of a batch: free each one as soon as it is replaced.
+    static void FilterMasks(MaskData data, Tensor keep)
+    {
+        var old = data.Masks;
+        data.Filter(keep);
+        if (old is not null && !ReferenceEquals(old, data.Masks)) old.Dispose();
+    }
+
+    static void ReplaceMasks(MaskData data, Tensor? masks)
+    {
+        var old = data.Masks;
+        data.Masks = masks;
+        if (old is not null && !ReferenceEquals(old, masks)) old.Dispose();
+    }
+
+    /// <summary>
+    /// The reference's <c>refine_with_m2m</c>: single-mask predictions for the points (B×2, model
+    /// frame) with their low-resolution logits (B×h×w) as mask prompts, in batches. Returns B×1×H×W
+    /// logits and B×1 IoU estimates.
+    /// </summary>
+    public (Tensor Masks, Tensor IouPreds) RefineWithM2m(Tensor points, Tensor pointLabels, Tensor lowResMasks, int pointsPerBatch)
+    {
+        using var scope = NewDisposeScope();
+        var newMasks = new List<Tensor>();
+        var newIous = new List<Tensor>();
+        foreach (var b in AmgUtils.BatchIterator(pointsPerBatch, points, pointLabels, lowResMasks))
+        {
+            var (m, iou, _) = Predictor.PredictTorch(b[0].unsqueeze(1), b[1].unsqueeze(1),
+                maskInput: b[2].unsqueeze(1), multimaskOutput: false, returnLogits: true);
+            newMasks.Add(m);
+            newIous.Add(iou);
+        }
+        var masks = cat(newMasks, 0);
+        var ious = cat(newIous, 0);
+        return (masks.MoveToOuterDisposeScope(), ious.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>The pixels of <paramref name="box"/> ([x0, y0, x1, y1]) of an image.</summary>
+    static RgbImage Crop(RgbImage image, int[] box)
+    {
+        int x0 = box[0], y0 = box[1], w = box[2] - box[0], h = box[3] - box[1];
+        if (x0 == 0 && y0 == 0 && w == image.Width && h == image.Height) return image;
+        var data = new byte[w * h * 3];
+        for (int y = 0; y < h; y++)
+            Array.Copy(image.Data, ((y0 + y) * image.Width + x0) * 3, data, y * w * 3, w * 3);
+        return new RgbImage(w, h, data);
+    }
+
+    public void Dispose() => Predictor.Dispose();
+}
