@@ -51,7 +51,7 @@ public static class BenchCommand
                 var amgImage = SyntheticImage(1024, 1024);
                 using var generator = new Sam2AutomaticMaskGenerator(sam);
                 int count = 0;
-                var amgMs = Median(n, () => count = generator.Generate(amgImage).Count);
+                var amgMs = Stats.MedianMs(n, () => count = generator.Generate(amgImage).Count);
                 Print("amg_ms", F(amgMs), "ms");
                 Print("amg_masks", count.ToString(CultureInfo.InvariantCulture), "masks");
             }
