@@ -14,36 +14,6 @@ public class TrainingTests
 {
     static string MicroFolder => Golden.Folders().First(f => Path.GetFileName(f) == "sam2.1-micro");
 
-    [Fact]
-    public void SquaredEdtMatchesBruteForce()
-    {
-        var rng = new Random(3);
-        for (int trial = 0; trial < 20; trial++)
-        {
-            int h = rng.Next(1, 12), w = rng.Next(1, 12);
-            var m = Enumerable.Range(0, h * w).Select(_ => rng.NextDouble() < 0.7).ToArray();
-            var d = TrainPointSampling.SquaredEdt(m, h, w);
-            for (int y = 0; y < h; y++)
-                for (int x = 0; x < w; x++)
-                {
-                    long best = 0;
-                    if (m[y * w + x])
-                    {
-                        best = long.MaxValue;
-                        // Background: every pixel off the mask, and the one-pixel frame around the grid.
-                        for (int by = -1; by <= h; by++)
-                            for (int bx = -1; bx <= w; bx++)
-                            {
-                                bool inside = by >= 0 && by < h && bx >= 0 && bx < w;
-                                if (inside && m[by * w + bx]) continue;
-                                best = Math.Min(best, (long)(by - y) * (by - y) + (long)(bx - x) * (bx - x));
-                            }
-                    }
-                    Assert.Equal(best, d[y * w + x]);
-                }
-        }
-    }
-
     static Tensor Mask(int h, int w, params (int y0, int x0, int y1, int x1)[] rects)
     {
         var m = zeros(1, 1, h, w, dtype: ScalarType.Bool);
@@ -57,12 +27,12 @@ public class TrainingTests
         using var scope = NewDisposeScope();
         // GT 9×9 square at (10..19, 10..19), nothing predicted: a positive click at its center.
         var gt = Mask(32, 32, (10, 10, 19, 19));
-        var (p, l) = TrainPointSampling.SampleOnePointFromErrorCenter(gt, null);
+        var (p, l) = PointSampling.SampleFromErrorCenter(gt, null);
         Assert.Equal(new[] { 14f, 14f }, p.flatten().data<float>().ToArray());
         Assert.Equal(1, l.item<int>());
         // A larger false positive elsewhere wins, as a negative click.
         var pred = Mask(32, 32, (10, 10, 19, 19), (0, 20, 31, 31));
-        (p, l) = TrainPointSampling.SampleOnePointFromErrorCenter(gt, pred);
+        (p, l) = PointSampling.SampleFromErrorCenter(gt, pred);
         Assert.Equal(0, l.item<int>());
         var xy = p.flatten().data<float>().ToArray();
         Assert.InRange(xy[0], 20, 30); Assert.InRange(xy[1], 0, 30);
@@ -78,7 +48,7 @@ public class TrainingTests
         int pos = 0, neg = 0;
         for (int i = 0; i < 50; i++)
         {
-            var (p, l) = TrainPointSampling.SampleRandomPointsFromErrors(gt, pred, 1, g);
+            var (p, l) = PointSampling.SampleRandomPointsFromErrors(gt, pred, 1, g);
             var xy = p.flatten().data<float>().ToArray();
             int x = (int)xy[0], y = (int)xy[1];
             if (l.item<int>() == 1) { pos++; Assert.True(y is >= 2 and < 8 && x is >= 5 and < 8, $"positive at {x},{y}"); }
@@ -86,7 +56,7 @@ public class TrainingTests
         }
         Assert.True(pos > 0 && neg > 0);
         // A perfect prediction gets a negative click in the background.
-        var (p2, l2) = TrainPointSampling.SampleRandomPointsFromErrors(gt, gt.clone(), 1, g);
+        var (p2, l2) = PointSampling.SampleRandomPointsFromErrors(gt, gt.clone(), 1, g);
         Assert.Equal(0, l2.item<int>());
         var q = p2.flatten().data<float>().ToArray();
         Assert.False(gt[0, 0, (long)q[1], (long)q[0]].item<bool>());
@@ -97,9 +67,9 @@ public class TrainingTests
     {
         using var scope = NewDisposeScope();
         var gt = Mask(64, 64, (10, 20, 30, 60));
-        var box = TrainPointSampling.MaskToBox(gt);
+        var box = PointSampling.MaskToBox(gt);
         Assert.Equal(new[] { 20, 10, 59, 29 }, box.flatten().data<int>().ToArray());
-        var (p, l) = TrainPointSampling.SampleBoxPoints(gt, generator: new Generator(1));
+        var (p, l) = PointSampling.SampleBoxPoints(gt, generator: new Generator(1));
         Assert.Equal(new long[] { 1, 2, 2 }, p.shape);
         Assert.Equal(new[] { 2, 3 }, l.flatten().data<int>().ToArray());
         var v = p.flatten().data<float>().ToArray();

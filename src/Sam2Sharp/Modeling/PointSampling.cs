@@ -17,6 +17,23 @@ public readonly record struct SampledClick(int X, int Y, bool Positive)
 /// </summary>
 public static class PointSampling
 {
+    /// <summary>The click samplers of SAM2Train: uniform over the error region, or its centre.</summary>
+    public const string Uniform = "uniform", Center = "center";
+
+    /// <summary>
+    /// get_next_point: one new click per mask from the error between <paramref name="predMasks"/> and
+    /// <paramref name="gtMasks"/> (B×1×H×W bool; null prediction = empty), by <paramref name="method"/>.
+    /// Returns B×1×2 float (x, y) and B×1 int32 labels.
+    /// </summary>
+    public static (Tensor Points, Tensor Labels) GetNextPoint(Tensor gtMasks, Tensor? predMasks, string method, Generator? generator = null) =>
+        method switch
+        {
+            Uniform => SampleRandomPointsFromErrors(gtMasks, predMasks, 1, generator),
+            Center => SampleFromErrorCenter(gtMasks, predMasks),
+            _ => throw new ArgumentException($"unknown point sampling method '{method}'"),
+        };
+
+
     /// <summary>
     /// The click at the centre of the error: for the false-negative and the false-positive region, each pixel's
     /// exact Euclidean distance to the region's outside (the image border counts as outside when
@@ -94,6 +111,46 @@ public static class PointSampling
         idx = idx.div(2, rounding_mode: RoundingMode.floor);
         var points = stack(new[] { idx % w, idx.div(w, rounding_mode: RoundingMode.floor) }, 2).to_type(float32);
         return (points.MoveToOuterDisposeScope(), labels.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// A noised box around each mask (B×1×H×W bool): corners moved by up to <paramref name="noise"/>
+    /// of the box size (at most <paramref name="noiseBound"/> pixels), clamped to the image; B×2×2 points, labels 2 and 3.
+    /// </summary>
+    public static (Tensor Points, Tensor Labels) SampleBoxPoints(Tensor masks, double noise = 0.1, int noiseBound = 20,
+        Generator? generator = null)
+    {
+        using var scope = NewDisposeScope();
+        long b = masks.shape[0], h = masks.shape[2], w = masks.shape[3];
+        var device = masks.device;
+        var box = MaskToBox(masks).to_type(float32); // B×1×4
+        var labels = tensor(new[] { 2, 3 }, device: device).repeat(b);
+        if (noise > 0.0)
+        {
+            var bw = box[TensorIndex.Ellipsis, 2] - box[TensorIndex.Ellipsis, 0];
+            var bh = box[TensorIndex.Ellipsis, 3] - box[TensorIndex.Ellipsis, 1];
+            var bound = tensor((float)noiseBound, device: device);
+            var maxDx = minimum(bw * noise, bound);
+            var maxDy = minimum(bh * noise, bound);
+            var boxNoise = 2 * rand(new[] { b, 1, 4 }, generator: generator, device: device) - 1;
+            boxNoise = boxNoise * stack(new[] { maxDx, maxDy, maxDx, maxDy }, -1);
+            box = box + boxNoise;
+            var hi = tensor(new float[] { w - 1, h - 1, w - 1, h - 1 }, device: device);
+            box = box.clamp(zeros_like(hi), hi);
+        }
+        return (box.reshape(-1, 2, 2).MoveToOuterDisposeScope(), labels.reshape(-1, 2).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Inclusive XYXY boxes (B×1×4 int32) of B×1×H×W bool masks; an empty mask gives (W, H, -1, -1) as the reference.</summary>
+    public static Tensor MaskToBox(Tensor masks)
+    {
+        using var scope = NewDisposeScope();
+        long h = masks.shape[^2], w = masks.shape[^1];
+        var xs = arange(w, dtype: ScalarType.Int32, device: masks.device).view(1, 1, 1, w).expand(masks.shape);
+        var ys = arange(h, dtype: ScalarType.Int32, device: masks.device).view(1, 1, h, 1).expand(masks.shape);
+        Tensor Min(Tensor g, long fill) => where(masks, g, tensor((int)fill, device: masks.device)).flatten(-2).min(-1).values;
+        Tensor Max(Tensor g) => where(masks, g, tensor(-1, device: masks.device)).flatten(-2).max(-1).values;
+        return stack(new[] { Min(xs, w), Min(ys, h), Max(xs), Max(ys) }, -1).MoveToOuterDisposeScope();
     }
 
     static void CheckMasks(Tensor gt, Tensor? pred)

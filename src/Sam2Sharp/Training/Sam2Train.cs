@@ -28,7 +28,7 @@ public sealed record Sam2TrainOptions
     public bool AddAllFramesToCorrectAsCond { get; init; }
     public int NumCorrectionPtPerFrame { get; init; } = 7;
     /// <summary>"uniform" or "center" (training always samples uniformly).</summary>
-    public string PtSamplingForEval { get; init; } = TrainPointSampling.Center;
+    public string PtSamplingForEval { get; init; } = PointSampling.Center;
     public double ProbToSampleFromGtForTrain { get; init; }
     /// <summary>In eval, compute each frame's image features when it is tracked instead of all at once.</summary>
     public bool ForwardBackbonePerFrameForEval { get; init; }
@@ -154,9 +154,9 @@ public sealed class Sam2Train
             if (!usePt) { maskInputs[t] = gt[t]; continue; }
             bool useBox = Rng.NextDouble() < probBox;
             var (pts, labels) = useBox
-                ? TrainPointSampling.SampleBoxPoints(gt[t], generator: TorchRng)
+                ? PointSampling.SampleBoxPoints(gt[t], generator: TorchRng)
                 // One initial click from the ground truth; corrections come later, on the fly.
-                : TrainPointSampling.GetNextPoint(gt[t], null, Training ? TrainPointSampling.Uniform : o.PtSamplingForEval, TorchRng);
+                : PointSampling.GetNextPoint(gt[t], null, Training ? PointSampling.Uniform : o.PtSamplingForEval, TorchRng);
             pointInputs[t] = new PointInputs(pts, labels);
         }
 
@@ -262,8 +262,8 @@ public sealed class Sam2Train
                 // Rarely (training only) click from the ground truth alone instead of the error.
                 bool fromGt = Training && Options.ProbToSampleFromGtForTrain > 0 && Rng.NextDouble() < Options.ProbToSampleFromGtForTrain;
                 Tensor? pred = fromGt ? null : sam.HighResMasks > 0;
-                var (newPts, newLabels) = TrainPointSampling.GetNextPoint(gtMasks, pred,
-                    Training ? TrainPointSampling.Uniform : Options.PtSamplingForEval, TorchRng);
+                var (newPts, newLabels) = PointSampling.GetNextPoint(gtMasks, pred,
+                    Training ? PointSampling.Uniform : Options.PtSamplingForEval, TorchRng);
                 pointInputs = PointInputs.Concat(pointInputs, newPts, newLabels);
                 // The previous logits go in with the click, as when a user corrects a tracked mask.
                 sam = Model.ForwardSamHeads(pixFeat, pointInputs, sam.LowResMasks, highRes, Model.UseMultimask(isInitCondFrame, pointInputs));
