@@ -130,12 +130,7 @@ public class AutomaticMaskGeneratorGoldenTests
         AssertMatches(folder, c, anns.Select(FromRecord).ToList());
     }
 
-    static int RunCli(params string[] args)
-    {
-        var root = new RootCommand();
-        root.Subcommands.Add(AmgCommand.Create());
-        return root.Parse(args).Invoke();
-    }
+    static int RunCli(params string[] args) => TestCli.Run(AmgCommand.Create(), args);
 
     static string TempDir()
     {

@@ -75,12 +75,7 @@ public sealed class EvaluationTests : IDisposable
         AssertMatches(Expected($"{layout}_skip_first_and_last_{(skip ? "true" : "false")}"), r);
     }
 
-    static int RunCli(params string[] args)
-    {
-        var root = new RootCommand("test");
-        root.Subcommands.Add(EvalCommand.Create());
-        return root.Parse(args).Invoke();
-    }
+    static int RunCli(params string[] args) => TestCli.Run(EvalCommand.Create(), args);
 
     [Fact]
     public void CliWritesResultsCsv()

@@ -11,12 +11,7 @@ public class ImageCommandGoldenTests
 {
     public static IEnumerable<object[]> PredictCases() => Golden.CasesOfKind("image_predict");
 
-    internal static int Run(params string[] args)
-    {
-        var root = new RootCommand();
-        root.Subcommands.Add(ImageCommand.Create());
-        return root.Parse(args).Invoke();
-    }
+    static int Run(params string[] args) => TestCli.Run(ImageCommand.Create(), args);
 
     static string F(float v) => v.ToString(CultureInfo.InvariantCulture);
 
@@ -54,20 +49,17 @@ public class ImageCommandGoldenTests
     {
         var folder = Golden.Folders()[0];
         var dir = Directory.CreateTempSubdirectory("sam2-image-").FullName;
-        var err = new StringWriter();
-        var old = Console.Error;
-        Console.SetError(err);
         try
         {
-            int rc = Run("image", "--checkpoint", Path.Combine(folder, "model.pt"), "--config", Path.Combine(folder, "config.yaml"),
+            var (rc, err) = TestCli.RunCapturingErrors(ImageCommand.Create(), "image", "--checkpoint", Path.Combine(folder, "model.pt"), "--config", Path.Combine(folder, "config.yaml"),
                 "--image", Path.Combine(folder, "inputs", "image.png"), option, value, "--output", Path.Combine(dir, "m.png"));
             Assert.Equal(1, rc);
-            var text = err.ToString().Trim();
+            var text = err.Trim();
             Assert.DoesNotContain('\n', text);
             Assert.Contains(expected, text);
             Assert.Empty(Directory.GetFiles(dir));
         }
-        finally { Console.SetError(old); Directory.Delete(dir, true); }
+        finally { Directory.Delete(dir, true); }
     }
 
     [Fact]
@@ -75,24 +67,22 @@ public class ImageCommandGoldenTests
     {
         var folder = Golden.Folders()[0];
         var dir = Directory.CreateTempSubdirectory("sam2-image-").FullName;
-        var err = new StringWriter();
-        var old = Console.Error;
-        Console.SetError(err);
         try
         {
-            string[] Args(string ckpt, string cfg) => ["image", "--checkpoint", ckpt, "--config", cfg, "--image", Path.Combine(folder, "inputs", "image.png"),
-                "--point", "10,10", "--output", Path.Combine(dir, "m.png")];
-            Assert.Equal(1, Run(Args(Path.Combine(dir, "none.pt"), Path.Combine(folder, "config.yaml"))));
+            string Error(string ckpt, string cfg)
+            {
+                var (rc, err) = TestCli.RunCapturingErrors(ImageCommand.Create(), "image", "--checkpoint", ckpt, "--config", cfg,
+                    "--image", Path.Combine(folder, "inputs", "image.png"), "--point", "10,10", "--output", Path.Combine(dir, "m.png"));
+                Assert.Equal(1, rc);
+                Assert.DoesNotContain('\n', err.Trim());
+                return err;
+            }
+            Assert.Contains("checkpoint not found", Error(Path.Combine(dir, "none.pt"), Path.Combine(folder, "config.yaml")));
             File.WriteAllText(Path.Combine(dir, "bad.pt"), "not a checkpoint");
-            Assert.Equal(1, Run(Args(Path.Combine(dir, "bad.pt"), Path.Combine(folder, "config.yaml"))));
-            Assert.Equal(1, Run(Args(Path.Combine(folder, "model.pt"), "sam2.1_hiera_t")));
-            var lines = err.ToString().Trim().Split('\n');
-            Assert.Equal(3, lines.Length);
-            Assert.Contains("checkpoint not found", lines[0]);
-            Assert.Contains("bad.pt", lines[1]);
-            Assert.Contains("does not fit the config", lines[2]);
+            Assert.Contains("bad.pt", Error(Path.Combine(dir, "bad.pt"), Path.Combine(folder, "config.yaml")));
+            Assert.Contains("does not fit the config", Error(Path.Combine(folder, "model.pt"), "sam2.1_hiera_t"));
             Assert.False(File.Exists(Path.Combine(dir, "m.png")));
         }
-        finally { Console.SetError(old); Directory.Delete(dir, true); }
+        finally { Directory.Delete(dir, true); }
     }
 }

@@ -12,6 +12,16 @@ public static class TestCli
         return root.Parse(args).Invoke();
     }
 
+    /// <summary>Runs a command and returns its exit code with what it wrote to standard error.</summary>
+    public static (int Code, string Stderr) RunCapturingErrors(Command command, params string[] args)
+    {
+        var err = new StringWriter();
+        var old = Console.Error;
+        Console.SetError(err);
+        try { return (Run(command, args), err.ToString()); }
+        finally { Console.SetError(old); }
+    }
+
     public static string TempDir(string prefix)
     {
         var d = Path.Combine(Path.GetTempPath(), prefix + Guid.NewGuid().ToString("N"));

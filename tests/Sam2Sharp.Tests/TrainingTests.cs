@@ -354,12 +354,8 @@ public class TrainerTests(Xunit.Abstractions.ITestOutputHelper log)
             var inputs = Golden.Tensors(Path.Combine(folder, "train", "inputs.safetensors"));
             var source = new FixedClip(inputs["img_batch"][TensorIndex.Slice(0, 2)], inputs["masks"][TensorIndex.Slice(0, 2)]);
             int resolutionAsked = 0;
-            int Run(params string[] args)
-            {
-                var root = new System.CommandLine.RootCommand();
-                root.Subcommands.Add(Sam2Sharp.Cli.Commands.TrainCommand.Create((c, size) => { resolutionAsked = size; return source; }));
-                return root.Parse(args).Invoke();
-            }
+            int Run(params string[] args) =>
+                TestCli.Run(Sam2Sharp.Cli.Commands.TrainCommand.Create((c, size) => { resolutionAsked = size; return source; }), args);
             Assert.Equal(0, Run("train", "-c", yaml, "-q"));
             Assert.Equal(256, resolutionAsked);
             var outDir = Path.Combine(dir.FullName, "out");

@@ -17,16 +17,7 @@ public sealed class VideoCommandTests : IDisposable
     public VideoCommandTests() => Directory.CreateDirectory(tmp);
     public void Dispose() { if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true); }
 
-    static (int Code, string Stderr) RunCli(params string[] args)
-    {
-        var root = new RootCommand("test");
-        root.Subcommands.Add(VideoCommand.Create());
-        var err = new StringWriter();
-        var old = Console.Error;
-        Console.SetError(err);
-        try { return (root.Parse(args).Invoke(), err.ToString()); }
-        finally { Console.SetError(old); }
-    }
+    static (int Code, string Stderr) RunCli(params string[] args) => TestCli.RunCapturingErrors(VideoCommand.Create(), args);
 
     string Dir(string name) => Directory.CreateDirectory(Path.Combine(tmp, name)).FullName;
 
@@ -47,7 +38,7 @@ public sealed class VideoCommandTests : IDisposable
     }
 
     [Theory]
-    [MemberData(nameof(VideoPredictorGoldenTests.Cases), MemberType = typeof(VideoPredictorGoldenTests))]
+    [MemberData(nameof(VideoCases))]
     public void GoldenSessionFromStepsFile(string folder, string name)
     {
         var c = Golden.Case(folder, name);
@@ -143,6 +134,8 @@ public sealed class VideoCommandTests : IDisposable
         Assert.Equal("1280,720,4", info);
         Assert.DoesNotContain(Directory.GetFiles(tmp), f => Path.GetFileName(f).StartsWith('.'));
     }
+
+    public static IEnumerable<object[]> VideoCases() => Golden.CasesOfKind("video");
 
     public static IEnumerable<object[]> ErrorCases() => new[]
     {
