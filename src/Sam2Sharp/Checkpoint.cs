@@ -38,6 +38,20 @@ public static class Checkpoint
         return result;
     }
 
+    /// <summary>
+    /// Writes a model as <c>torch.save({"model": state_dict})</c> would (PyTorch's zip format), so that it loads
+    /// here, in <c>sam2 image/video</c> and in the reference. Written to a temporary file first, then moved.
+    /// </summary>
+    public static void Save(nn.Module model, string path)
+    {
+        var sd = new Hashtable();
+        foreach (var (k, t) in model.state_dict()) sd[k] = t.detach().cpu().contiguous();
+        var tmp = path + ".tmp";
+        using (var fs = File.Create(tmp))
+            PyTorchPickler.PickleStateDict(fs, new Hashtable { ["model"] = sd });
+        File.Move(tmp, path, overwrite: true);
+    }
+
     static string FirstLine(string s) => s.Split('\n')[0];
 
     /// <summary>Copies a state dict into a module; missing, unexpected or wrongly shaped keys are refused by name.</summary>

@@ -83,4 +83,23 @@ public class ModelStructureTests
         }
         finally { Directory.Delete(dir, true); }
     }
+
+    [Fact]
+    public void AFullSizeCheckpointInTheOfficialLayoutLoadsWithoutNamingItsConfig()
+    {
+        var dir = Directory.CreateTempSubdirectory("sam2-full-").FullName;
+        try
+        {
+            var path = Path.Combine(dir, "sam2.1_hiera_tiny.pt");
+            using (var random = new Modeling.Sam2Base(BuiltinConfigs.Get("sam2.1_hiera_t"))) Checkpoint.Save(random, path);
+            var image = Path.Combine(Golden.SharedDir, "samples", "images", "truck.jpg");
+            var (rc, err) = TestCli.RunCapturingErrors(Sam2Sharp.Cli.Commands.ImageCommand.Create(), "image", "--checkpoint", path,
+                "--image", image, "--point", "500,375", "--save-tensors", Path.Combine(dir, "out.safetensors"));
+            Assert.True(rc == 0, err);
+            var got = TorchSharp.PyBridge.Safetensors.LoadStateDict(Path.Combine(dir, "out.safetensors"));
+            Assert.Equal(new long[] { 1, 1200, 1800 }, got["masks"].shape);
+            Assert.Equal(new long[] { 1, 256, 256 }, got["low_res_logits"].shape);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
 }

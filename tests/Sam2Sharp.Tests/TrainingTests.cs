@@ -194,7 +194,7 @@ public class TrainingTests
         {
             using var model = Sam2Builder.Load(Path.Combine(MicroFolder, "config.yaml"), Path.Combine(MicroFolder, "model.pt"));
             var path = Path.Combine(dir.FullName, "checkpoint.pt");
-            TrainCheckpoint.SaveModel(model, path);
+            Checkpoint.Save(model, path);
             var back = Checkpoint.ReadStateDict(path);
             var own = model.state_dict();
             Assert.Equal(own.Keys.OrderBy(k => k, StringComparer.Ordinal), back.Keys.OrderBy(k => k, StringComparer.Ordinal));

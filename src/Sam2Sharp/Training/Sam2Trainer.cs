@@ -100,7 +100,7 @@ public sealed class Sam2Trainer : IDisposable
     /// <summary>Writes checkpoint.pt (official layout) and resume.bin.</summary>
     public void SaveCheckpoint(double lastLoss)
     {
-        TrainCheckpoint.SaveModel(Model, CheckpointPath);
+        Checkpoint.Save(Model, CheckpointPath);
         TrainCheckpoint.SaveResume(ResumePath, new ResumeState
         {
             Step = Step, TotalSteps = Config.Run.Steps, Seed = Config.Run.Seed, ConfigPath = Config.Model.Config, LastLoss = lastLoss,

@@ -19,25 +19,12 @@ public sealed record ResumeState
 }
 
 /// <summary>
-/// Training checkpoints. The model file is the official layout, <c>{"model": state_dict}</c> in PyTorch's
-/// zip format (loads in <c>sam2 image/video</c>, <see cref="Checkpoint.ReadStateDict"/> and <c>torch.load</c>).
-/// The resume file holds the step, the seed and the AdamW state (our own format).
+/// Training checkpoints. The model file is written by <see cref="Checkpoint.Save"/> in the official layout;
+/// the resume file holds the step, the seed and the AdamW state (our own format).
 /// </summary>
 public static class TrainCheckpoint
 {
     const string ResumeMagic = "SAM2SHARP-RESUME-1";
-
-    /// <summary>Writes the model's state dict as <c>torch.save({"model": state_dict})</c> would (written to a temp file first, then moved).</summary>
-    public static void SaveModel(nn.Module model, string path)
-    {
-        var sd = new Hashtable();
-        foreach (var (k, t) in model.state_dict()) sd[k] = t.detach().cpu().contiguous();
-        var top = new Hashtable { ["model"] = sd };
-        var tmp = path + ".tmp";
-        using (var fs = File.Create(tmp))
-            PyTorchPickler.PickleStateDict(fs, top);
-        File.Move(tmp, path, overwrite: true);
-    }
 
     /// <summary>Writes the resume state and the optimiser's state (AdamW moments and step counts).</summary>
     public static void SaveResume(string path, ResumeState state, TrainOptimizer optimizer)
