@@ -47,7 +47,7 @@ public partial class Sam2Base
         var memoryPos = new List<Tensor>();
         if (!isInitCondFrame)
         {
-            if (output.CondFrameOutputs.Count == 0) throw new InvalidOperationException("tracking a frame needs at least one conditioning frame");
+            if (output.CondFrameOutputs.Count == 0) throw new Sam2Exception($"frame {frameIdx}: an object has no prompted (conditioning) frame to track from; add a prompt first");
             var (selected, unselected) = SelectClosestCondFrames(frameIdx, output.CondFrameOutputs, Config.MaxCondFramesInAttn);
             var tPosAndPrevs = selected.Values.Select(o => (TPos: 0, Out: (FrameOutput?)o)).ToList();
             int stride = training ? 1 : Config.MemoryTemporalStrideForEval;
