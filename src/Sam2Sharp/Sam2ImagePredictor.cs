@@ -59,6 +59,7 @@ public sealed class Sam2ImagePredictor : IDisposable
     public void SetPreprocessed(Tensor input, IReadOnlyList<(int H, int W)> originalSizes)
     {
         ResetPredictor();
+        using var pause = GcPause.Start();
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var feats = Model.PrepareBackboneFeatures(Model.ForwardImage(input));
@@ -134,6 +135,7 @@ public sealed class Sam2ImagePredictor : IDisposable
         Tensor? boxes = null, Tensor? maskInput = null, bool multimaskOutput = true, bool returnLogits = false, int imgIdx = -1)
     {
         if (!IsImageSet) throw new InvalidOperationException("An image must be set with SetImage(...) before mask prediction.");
+        using var pause = GcPause.Start();
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         (Tensor, Tensor)? points = pointCoords is not null ? (pointCoords, pointLabels!) : null;

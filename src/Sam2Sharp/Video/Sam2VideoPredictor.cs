@@ -65,6 +65,7 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
         if (points is not null && points.GetLength(0) != labels!.Length) throw new Sam2Exception("one label per point is needed");
         if (box is not null && !clearOldPoints)
             throw new Sam2Exception("a box must come before any click, so it cannot be added without clearing old points");
+        using var pause = GcPause.Start();
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var obj = ObjectFor(s, objId);
@@ -101,6 +102,7 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
     {
         CheckFrame(s, frameIdx);
         if (mask.dim() != 2) throw new Sam2Exception($"a mask must be 2-D (H×W), got [{string.Join(",", mask.shape)}]");
+        using var pause = GcPause.Start();
         using var _ = no_grad();
         using var scope = NewDisposeScope();
         var obj = ObjectFor(s, objId);
@@ -152,6 +154,7 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
         foreach (int frameIdx in order)
         {
             VideoFrameMasks result;
+            using (GcPause.Start())
             using (no_grad())
             using (var scope = NewDisposeScope())
             {
