@@ -14,5 +14,6 @@ root.Subcommands.Add(VideoCommand.Create());
 root.Subcommands.Add(TrainCommand.Create(TrainCommand.OpenVosDataset));
 root.Subcommands.Add(SynthCommand.Create());
 root.Subcommands.Add(AmgCommand.Create());
+root.Subcommands.Add(PlotLossCommand.Create());
 
 return root.Parse(args).Invoke();

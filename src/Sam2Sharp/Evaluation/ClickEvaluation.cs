@@ -5,7 +5,6 @@ using Sam2Sharp.Imaging;
 using Sam2Sharp.IO;
 using Sam2Sharp.Modeling;
 using Sam2Sharp.Video;
-using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -90,59 +89,19 @@ public sealed class ClickEvaluationResult
     /// <summary>The mean IoU per click as a line chart (PNG).</summary>
     public void DrawCurve(string path, int width = 720, int height = 440)
     {
-        const float left = 72, right = 24, top = 40, bottom = 52;
-        float pw = width - left - right, ph = height - top - bottom;
         var mean = MeanIou;
-        float X(int k) => left + (MaxClicks == 1 ? pw / 2 : pw * (k - 1) / (MaxClicks - 1));
-        float Y(double iou) => top + ph * (float)(1 - Math.Clamp(double.IsFinite(iou) ? iou : 0, 0, 1));
-
-        using var surface = SKSurface.Create(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
-        var c = surface.Canvas;
-        c.Clear(SKColors.White);
-        using var grid = new SKPaint { Color = new SKColor(225, 225, 225), StrokeWidth = 1, IsAntialias = true };
-        using var axis = new SKPaint { Color = SKColors.Black, StrokeWidth = 1.5f, IsAntialias = true };
-        using var line = new SKPaint { Color = new SKColor(31, 119, 180), StrokeWidth = 2.5f, IsAntialias = true, Style = SKPaintStyle.Stroke };
-        using var dot = new SKPaint { Color = new SKColor(31, 119, 180), IsAntialias = true, Style = SKPaintStyle.Fill };
-        using var text = new SKPaint { Color = SKColors.Black, IsAntialias = true };
-        using var font = new SKFont(SKTypeface.Default, 13);
-        using var titleFont = new SKFont(SKTypeface.Default, 16);
-
-        for (int i = 0; i <= 10; i++)
-        {
-            float y = Y(i / 10.0);
-            c.DrawLine(left, y, left + pw, y, grid);
-            c.DrawText((i / 10.0).ToString("F1", CultureInfo.InvariantCulture), left - 8, y + 4, SKTextAlign.Right, font, text);
-        }
         int step = MaxClicks <= 20 ? 1 : (int)Math.Ceiling(MaxClicks / 20.0);
-        for (int k = 1; k <= MaxClicks; k += step)
+        new LineChart
         {
-            c.DrawLine(X(k), top, X(k), top + ph, grid);
-            c.DrawText(k.ToString(CultureInfo.InvariantCulture), X(k), top + ph + 18, SKTextAlign.Center, font, text);
-        }
-        c.DrawLine(left, top, left, top + ph, axis);
-        c.DrawLine(left, top + ph, left + pw, top + ph, axis);
-        using (var p = new SKPath())
-        {
-            for (int k = 1; k <= MaxClicks; k++)
-                if (k == 1) p.MoveTo(X(k), Y(mean[k - 1])); else p.LineTo(X(k), Y(mean[k - 1]));
-            c.DrawPath(p, line);
-        }
-        for (int k = 1; k <= MaxClicks; k++) c.DrawCircle(X(k), Y(mean[k - 1]), 3.5f, dot);
-        c.DrawText("number of clicks", left + pw / 2, height - 12, SKTextAlign.Center, font, text);
-        c.Save();
-        c.RotateDegrees(-90, 16, top + ph / 2);
-        c.DrawText("mean IoU", 16, top + ph / 2, SKTextAlign.Center, font, text);
-        c.Restore();
-        c.DrawText($"mean IoU per click ({Targets.Count} targets)   NoC@85 {F(NoC85, "F2")}   NoC@90 {F(NoC90, "F2")}",
-            left + pw / 2, 24, SKTextAlign.Center, titleFont, text);
-
-        using var image = surface.Snapshot();
-        using var data = image.Encode(SKEncodedImageFormat.Png, 100);
-        try { File.WriteAllBytes(path, data.ToArray()); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new Sam2Exception($"cannot write {path}: {e.Message}", e);
-        }
+            Title = $"mean IoU per click ({Targets.Count} targets)   NoC@85 {F(NoC85, "F2")}   NoC@90 {F(NoC90, "F2")}",
+            XLabel = "number of clicks", YLabel = "mean IoU",
+            // One click only: the single point sits in the middle.
+            XMin = MaxClicks == 1 ? 0 : 1, XMax = MaxClicks == 1 ? 2 : MaxClicks, YMin = 0, YMax = 1,
+            XTicks = Enumerable.Range(0, (MaxClicks - 1) / step + 1).Select(i => 1.0 + i * step).ToList(),
+            YTicks = Enumerable.Range(0, 11).Select(i => i / 10.0).ToList(),
+            Series = [new LineSeries(Enumerable.Range(1, MaxClicks).Select(k => ((double)k, mean[k - 1])).ToList(), LineChart.Blue, Dots: true)],
+            Width = width, Height = height,
+        }.Save(path);
     }
 }
 
