@@ -72,6 +72,7 @@ public sealed class Sam2Trainer : IDisposable
     public TrainStepResult RunStep()
     {
         var watch = Stopwatch.StartNew();
+        using var pause = GcPause.Start();
         using var scope = NewDisposeScope();
         var (rng, trng) = TrainCheckpoint.SeedStep(Config.Run.Seed, Step);
         using var batch = source.Next(rng);
