@@ -132,12 +132,7 @@ public class AutomaticMaskGeneratorGoldenTests
 
     static int RunCli(params string[] args) => TestCli.Run(AmgCommand.Create(), args);
 
-    static string TempDir()
-    {
-        var d = Path.Combine(Path.GetTempPath(), "sam2-amg-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(d);
-        return d;
-    }
+    static string TempDir() => TestCli.TempDir("sam2-amg-");
 
     [Theory]
     [MemberData(nameof(AmgCases))]

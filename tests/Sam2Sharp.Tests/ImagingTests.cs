@@ -10,12 +10,7 @@ public class ImagingTests
 {
     public static IEnumerable<object[]> Folders() => Golden.Folders().Select(f => new object[] { f });
 
-    static string TempDir()
-    {
-        var d = Path.Combine(Path.GetTempPath(), "sam2sharp-imaging-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(d);
-        return d;
-    }
+    static string TempDir() => TestCli.TempDir("sam2sharp-imaging-");
 
     [Theory]
     [MemberData(nameof(Folders))]

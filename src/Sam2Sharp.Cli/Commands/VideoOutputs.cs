@@ -1,4 +1,4 @@
-using System.ComponentModel;
+using Sam2Sharp.Imaging;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -169,6 +169,8 @@ public sealed class SafetensorsStreamWriter(string scratchPath) : IDisposable
 /// </summary>
 public sealed class OverlayVideoWriter : IDisposable
 {
+    const string OverlayNeeds = "--overlay-video";
+
     public static readonly string[] Extensions = [".mp4", ".mkv", ".mov", ".avi"];
 
     readonly Process process;
@@ -181,8 +183,8 @@ public sealed class OverlayVideoWriter : IDisposable
     /// <summary>libx264 or mpeg4, whichever this ffmpeg can encode (libx264 first).</summary>
     public static string ChooseEncoder()
     {
-        var (code, output, err) = Run("ffmpeg", "-hide_banner", "-encoders");
-        if (code != 0) throw new Sam2Exception($"ffmpeg -encoders failed: {FirstLine(err)}");
+        var (code, output, err) = Ffmpeg.Run("ffmpeg", ["-hide_banner", "-encoders"], OverlayNeeds);
+        if (code != 0) throw new Sam2Exception($"ffmpeg -encoders failed: {Ffmpeg.FirstLine(err)}");
         var names = output.Split('\n').Select(l => l.Trim().Split(' ', StringSplitOptions.RemoveEmptyEntries))
             .Where(p => p.Length >= 2 && p[0].StartsWith('V')).Select(p => p[1]).ToHashSet();
         if (names.Contains("libx264")) return "libx264";
@@ -193,8 +195,8 @@ public sealed class OverlayVideoWriter : IDisposable
     /// <summary>The frame rate of a video file as ffprobe reports it (e.g. "30000/1001"), or null if unknown.</summary>
     public static string? FrameRateOf(string videoFile)
     {
-        var (code, output, _) = Run("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=avg_frame_rate",
-            "-of", "default=noprint_wrappers=1:nokey=1", videoFile);
+        var (code, output, _) = Ffmpeg.Run("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=avg_frame_rate",
+            "-of", "default=noprint_wrappers=1:nokey=1", videoFile], OverlayNeeds);
         var rate = output.Trim();
         if (code != 0 || rate.Length == 0) return null;
         var p = rate.Split('/');
@@ -212,7 +214,7 @@ public sealed class OverlayVideoWriter : IDisposable
             psi.ArgumentList.Add(a);
         foreach (var a in encoder == "libx264" ? new[] { "-crf", "18" } : new[] { "-q:v", "2" }) psi.ArgumentList.Add(a);
         psi.ArgumentList.Add(path);
-        process = Start(psi);
+        process = Ffmpeg.Start(psi, OverlayNeeds);
         process.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (stderr) stderr.AppendLine(e.Data); };
         process.BeginErrorReadLine();
         process.OutputDataReceived += (_, _) => { };
@@ -241,7 +243,7 @@ public sealed class OverlayVideoWriter : IDisposable
     {
         process.WaitForExit(5000);
         string err; lock (stderr) err = stderr.ToString();
-        return new Sam2Exception($"ffmpeg failed writing {path}: {FirstLine(err)}");
+        return new Sam2Exception($"ffmpeg failed writing {path}: {Ffmpeg.FirstLine(err)}");
     }
 
     public void Dispose()
@@ -251,31 +253,5 @@ public sealed class OverlayVideoWriter : IDisposable
             try { if (!process.HasExited) process.Kill(); process.WaitForExit(2000); } catch (InvalidOperationException) { }
         }
         process.Dispose();
-    }
-
-    static Process Start(ProcessStartInfo psi)
-    {
-        try { return Process.Start(psi) ?? throw new Sam2Exception($"cannot start {psi.FileName}"); }
-        catch (Win32Exception e)
-        {
-            throw new Sam2Exception($"'{psi.FileName}' was not found or cannot run ({e.Message}); --overlay-video needs ffmpeg installed", e);
-        }
-    }
-
-    static (int Code, string Stdout, string Stderr) Run(string program, params string[] args)
-    {
-        var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Start(psi);
-        var err = p.StandardError.ReadToEndAsync();
-        var output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, output, err.Result);
-    }
-
-    static string FirstLine(string s)
-    {
-        var line = s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault();
-        return string.IsNullOrEmpty(line) ? "(no message)" : line;
     }
 }

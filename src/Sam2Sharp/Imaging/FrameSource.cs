@@ -112,6 +112,8 @@ public sealed class FolderFrameSource : IFrameSource
 /// </summary>
 public sealed class VideoFileFrameSource : IFrameSource
 {
+    const string VideoFilesNeed = "reading a video file (or pass a folder of JPEG/PNG frames)";
+
     readonly object _lock = new();
     readonly int _cacheSize;
     readonly LinkedList<(int Index, RgbImage Image)> _cache = new();
@@ -180,13 +182,13 @@ public sealed class VideoFileFrameSource : IFrameSource
 
     static (int Width, int Height, int Count) Probe(string file)
     {
-        var (code, stdout, stderr) = RunToEnd("ffprobe", new[]
+        var (code, stdout, stderr) = Ffmpeg.Run("ffprobe", new[]
         {
             "-v", "error", "-select_streams", "v:0", "-count_packets",
             "-show_entries", "stream=width,height,nb_read_packets:stream_side_data=rotation",
             "-of", "json", file,
-        });
-        if (code != 0) throw new Sam2Exception($"ffprobe cannot read {file}: {FirstLine(stderr)}");
+        }, VideoFilesNeed);
+        if (code != 0) throw new Sam2Exception($"ffprobe cannot read {file}: {Ffmpeg.FirstLine(stderr)}");
         try
         {
             using var doc = JsonDocument.Parse(stdout);
@@ -221,7 +223,7 @@ public sealed class VideoFileFrameSource : IFrameSource
         foreach (var a in new[] { "-nostdin", "-v", "error", "-i", File, "-map", "0:v:0", "-fps_mode", "passthrough",
                      "-f", "rawvideo", "-pix_fmt", "rgb24", "-" })
             psi.ArgumentList.Add(a);
-        var p = StartProcess(psi);
+        var p = Ffmpeg.Start(psi, VideoFilesNeed);
         var err = new StringBuilder();
         p.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (err) err.AppendLine(e.Data); };
         p.BeginErrorReadLine();
@@ -246,7 +248,7 @@ public sealed class VideoFileFrameSource : IFrameSource
             StopDecoder();
             throw new Sam2Exception(got == 0 && err.Length == 0
                 ? $"video {File} ended at frame {_next}, but ffprobe counted {Count} frames"
-                : $"ffmpeg failed decoding {File} at frame {_next}: {FirstLine(err)}");
+                : $"ffmpeg failed decoding {File} at frame {_next}: {Ffmpeg.FirstLine(err)}");
         }
         return new RgbImage(Width, Height, buf);
     }
@@ -270,34 +272,4 @@ public sealed class VideoFileFrameSource : IFrameSource
         }
     }
 
-    static Process StartProcess(ProcessStartInfo psi)
-    {
-        try { return Process.Start(psi) ?? throw new Sam2Exception($"cannot start {psi.FileName}"); }
-        catch (Win32Exception e)
-        {
-            throw new Sam2Exception($"'{psi.FileName}' was not found or cannot run ({e.Message}); video files need ffmpeg installed (e.g. apt-get install ffmpeg), or pass a folder of JPEG/PNG frames", e);
-        }
-    }
-
-    static (int Code, string Stdout, string Stderr) RunToEnd(string program, IEnumerable<string> args)
-    {
-        var psi = new ProcessStartInfo(program)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = StartProcess(psi);
-        var errTask = p.StandardError.ReadToEndAsync();
-        var stdout = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, stdout, errTask.Result);
-    }
-
-    static string FirstLine(string s)
-    {
-        var line = s.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).FirstOrDefault();
-        return string.IsNullOrEmpty(line) ? "(no message)" : line;
-    }
 }
