@@ -47,11 +47,8 @@ public sealed class Sam2ImagePredictor : IDisposable
 
     void SetImages(IReadOnlyList<RgbImage> images, bool batch)
     {
-        ResetPredictor();
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
-        var input = Preprocess.ImageBatch(images, Model.ImageSize);
-        SetPreprocessed(input, images.Select(i => (i.Height, i.Width)).ToList());
+        using (var input = Preprocess.ImageBatch(images, Model.ImageSize))
+            SetPreprocessed(input, images.Select(i => (i.Height, i.Width)).ToList());
         IsBatch = batch;
     }
 

@@ -25,9 +25,7 @@ public static class BenchVideoCommand
             int n = r.GetValue(frames), k = r.GetValue(objects), rep = r.GetValue(every);
             if (n < 2) throw new Sam2Exception("--frames must be at least 2");
             if (k < 1) throw new Sam2Exception("--objects must be at least 1");
-            string? configArg = r.GetValue(model.Config);
-            if (configArg is null && r.GetValue(model.Checkpoint) is null) configArg = "sam2.1_hiera_t";
-            using var sam = Sam2Builder.Load(configArg, r.GetValue(model.Checkpoint), c => c.WithVideoPostprocessing());
+            using var sam = model.Load(r, c => c.WithVideoPostprocessing(), defaultConfig: "sam2.1_hiera_t");
             var predictor = new Sam2VideoPredictor(sam);
             if (r.GetValue(keepAll)) predictor.SpillBehind = null;
             var samples = VideoBenchmark.Run(predictor, r.GetValue(video)!, n, k, s =>

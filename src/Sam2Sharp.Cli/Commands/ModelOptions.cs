@@ -23,6 +23,10 @@ public sealed class ModelOptions
 
     public void AddTo(Command c) { c.Options.Add(Checkpoint); c.Options.Add(Config); }
 
-    public Sam2Base Load(ParseResult r, Func<Config.Sam2Config, Config.Sam2Config>? adjust = null) =>
-        Sam2Builder.Load(r.GetValue(Config), r.GetValue(Checkpoint), adjust);
+    /// <summary>The model; with neither --config nor --checkpoint, <paramref name="defaultConfig"/> with random weights (benchmarks).</summary>
+    public Sam2Base Load(ParseResult r, Func<Config.Sam2Config, Config.Sam2Config>? adjust = null, string? defaultConfig = null)
+    {
+        string? config = r.GetValue(Config), checkpoint = r.GetValue(Checkpoint);
+        return Sam2Builder.Load(config ?? (checkpoint is null ? defaultConfig : null), checkpoint, adjust);
+    }
 }

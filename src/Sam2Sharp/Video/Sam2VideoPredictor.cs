@@ -361,8 +361,7 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
             consolidated[TensorIndex.Slice(i, i + 1)] = F.interpolate(o.PredMasks, new long[] { s.VideoHeight, s.VideoWidth },
                 mode: InterpolationMode.Bilinear, align_corners: false);
         }
-        var masks = Model.Config.NonOverlapMasks ? Sam2Base.ApplyNonOverlappingConstraints(consolidated) : consolidated;
-        return new VideoFrameMasks(frameIdx, s.ObjIds, masks.MoveToOuterDisposeScope());
+        return new VideoFrameMasks(frameIdx, s.ObjIds, VideoResMasks(s, consolidated).MoveToOuterDisposeScope());
     }
 
     /// <summary>Hands a result computed inside an operation's dispose scope to the caller.</summary>
