@@ -174,16 +174,6 @@ public class MemoryModulesTests
         sd.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
           .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
 
-    /// <summary>Keys and shapes under the prefix in /work/keys-*.txt ("key [d0,d1] dtype").</summary>
-    static Dictionary<string, string> KeysFile(string folder, string prefix)
-    {
-        var file = Path.Combine(Golden.SharedDir, "..", $"keys-{Path.GetFileName(folder)}.txt");
-        return File.ReadAllLines(file)
-            .Select(l => l.Split(' '))
-            .Where(a => a.Length >= 2 && a[0].StartsWith(prefix, StringComparison.Ordinal))
-            .ToDictionary(a => a[0][prefix.Length..], a => a[1]);
-    }
-
     static string ShapeText(Tensor t) => "[" + string.Join(",", t.shape) + "]";
 
     static void AssertSameKeysAndShapes(nn.Module module, string folder, string prefix)
@@ -192,9 +182,6 @@ public class MemoryModulesTests
         var golden = Under(Checkpoint(folder), prefix).ToDictionary(kv => kv.Key, kv => ShapeText(kv.Value));
         Assert.Equal(golden.Keys.OrderBy(k => k, StringComparer.Ordinal), mine.Keys.OrderBy(k => k, StringComparer.Ordinal));
         foreach (var (k, s) in golden) Assert.Equal(s, mine[k]);
-        var listed = KeysFile(folder, prefix);
-        Assert.Equal(listed.Keys.OrderBy(k => k, StringComparer.Ordinal), mine.Keys.OrderBy(k => k, StringComparer.Ordinal));
-        foreach (var (k, s) in listed) Assert.Equal(s, mine[k]);
     }
 
     static void LoadStrict(nn.Module module, string folder, string prefix)
