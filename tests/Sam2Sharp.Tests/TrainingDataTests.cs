@@ -106,7 +106,7 @@ public sealed class TrainingDataTests : IDisposable
     public void Batches_have_the_shapes_and_dtypes_of_BatchedVideoDatapoint()
     {
         IVosBatchSource source = TrainSet("shapes");
-        using var batch = source.Next(new Random(1));
+        using var batch = source.Next(0, new Random(1));
         Assert.Equal(new long[] { 3, 2, 3, 32, 32 }, batch.ImgBatch.shape);
         Assert.Equal(ScalarType.Float32, batch.ImgBatch.dtype);
         Assert.Equal(ScalarType.Int32, batch.ObjToFrameIdx.dtype);
@@ -139,16 +139,16 @@ public sealed class TrainingDataTests : IDisposable
         for (int i = 0; i < 2; i++)
         {
             var r1 = new Random(42 + i); var r2 = new Random(42 + i);
-            using var a = ds1.Next(r1);
-            using var b = ds2.Next(r2);
+            using var a = ds1.Next(i, r1);
+            using var b = ds2.Next(i, r2);
             Assert.True(Same(a.ImgBatch, b.ImgBatch));
             Assert.True(Same(a.Masks, b.Masks));
             Assert.True(Same(a.ObjToFrameIdx, b.ObjToFrameIdx));
         }
         var ds3 = new VosDataset(ds1.Raw, ds1.Sampler, ds1.Transforms, batchSize: 2, multiplier: 2);
-        using var c = ds3.Next(new Random(43));
+        using var c = ds3.Next(0, new Random(43));
         var ds4 = new VosDataset(ds1.Raw, ds1.Sampler, ds1.Transforms, batchSize: 2, multiplier: 2);
-        using var d = ds4.Next(new Random(44));
+        using var d = ds4.Next(0, new Random(44));
         Assert.False(Same(c.ImgBatch, d.ImgBatch));
     }
 
@@ -162,11 +162,36 @@ public sealed class TrainingDataTests : IDisposable
         var names = new List<string>();
         for (int i = 0; i < 3; i++)
         {
-            var clips = ds.NextClips(rng);
+            var clips = ds.NextClips(i, rng);
             names.AddRange(clips.Select(c => c.VideoName));
             foreach (var c in clips) c.Dispose();
         }
         Assert.All(s.TrainVideos, v => Assert.Equal(2, names.Count(n => n == v)));
+    }
+
+    [Fact]
+    public void A_step_draws_the_same_videos_whether_or_not_earlier_steps_ran()
+    {
+        var s = Synth("resume-order", videos: 5, frames: 3, w: 32, h: 32, objects: 1, backgrounds: []);
+        var raw = VosRawDataset.OpenRoot(s.Root);
+        VosDataset Make(int seed) => new(raw, new VosSampler(2, 1), VosTransforms.Eval(16), batchSize: 2, multiplier: 1, shuffleSeed: seed);
+        List<string> Videos(VosDataset ds, long step)
+        {
+            var clips = ds.NextClips(step, new Random(0));
+            try { return clips.Select(c => c.VideoName).ToList(); }
+            finally { foreach (var c in clips) c.Dispose(); }
+        }
+        var straight = Make(7);
+        var seen = Enumerable.Range(0, 8).Select(step => Videos(straight, step)).ToList();
+        var resumed = Make(7); // a new process resuming at step 6 (epoch 2, straddling into epoch 3 at step 7)
+        Assert.Equal(seen[6], Videos(resumed, 6));
+        Assert.Equal(seen[7], Videos(resumed, 7));
+        Assert.Equal(seen[2], Videos(resumed, 2));
+        // Epochs are reshuffled, and the shuffle follows the seed.
+        var epochs = seen.SelectMany(v => v).Chunk(5).Take(3).Select(e => string.Join(",", e)).ToList();
+        Assert.True(epochs.Distinct().Count() > 1, string.Join(" | ", epochs));
+        var other = Make(8);
+        Assert.NotEqual(string.Join(",", seen.SelectMany(v => v)), string.Join(",", Enumerable.Range(0, 8).SelectMany(step => Videos(other, step))));
     }
 
     [Fact]
@@ -203,7 +228,7 @@ public sealed class TrainingDataTests : IDisposable
         var m = PalettePng.ReadMask(png);
         PalettePng.WriteIndexed(png, m.Values.Select(v => v == 2 ? (byte)0 : (byte)v).ToArray(), 32, 32, PalettePng.DavisPalette);
         var ds = new VosDataset(VosRawDataset.OpenRoot(s.Root), new VosSampler(3, 2), VosTransforms.Eval(32));
-        var clip = ds.NextClips(new Random(0))[0];
+        var clip = ds.NextClips(0, new Random(0))[0];
         Assert.Equal(new[] { 0, 1, 2 }, clip.FrameIds);
         int k = clip.ObjectIds.ToList().IndexOf(2);
         Assert.Equal(0L, clip.Masks[2][k].sum().item<long>());
@@ -416,7 +441,7 @@ public sealed class TrainingDataTests : IDisposable
             Assert.True(Same(md, ms), "palette and per-object annotations of the golden video agree");
         }
         var ds = new VosDataset(davis, new VosSampler(1, 3), VosTransforms.Eval(64), batchSize: 2);
-        using var batch = ds.Next(new Random(0));
+        using var batch = ds.Next(0, new Random(0));
         Assert.Equal(new long[] { 1, 2, 3, 64, 64 }, batch.ImgBatch.shape);
         Assert.Equal(davis.Videos.Sum(v => v.ObjectIds.Count), (int)batch.Masks.shape[1]);
     }

@@ -249,7 +249,7 @@ public class TrainerTests(Xunit.Abstractions.ITestOutputHelper log)
 {
     sealed class FixedClip(Tensor img, Tensor masks) : IVosBatchSource
     {
-        public BatchedVideoDatapoint Next(Random rng) =>
+        public BatchedVideoDatapoint Next(long step, Random rng) =>
             TrainingGoldenTests.Batch(new() { ["img_batch"] = img.clone(), ["masks"] = masks.clone() });
     }
 

@@ -20,7 +20,7 @@ public static class TrainCommand
         var raw = VosRawDataset.Open(d.ImgFolder, d.GtFolder, new VosRawDatasetOptions { FileList = d.FileListTxt });
         var sampler = new VosSampler(d.NumFrames, d.MaxNumObjects, d.ReverseTimeProb);
         var transforms = d.Augment ? VosTransforms.Train(resolution) : VosTransforms.Eval(resolution);
-        return new VosDataset(raw, sampler, transforms, d.BatchSize, d.Multiplier);
+        return new VosDataset(raw, sampler, transforms, d.BatchSize, d.Multiplier, config.Run.Seed);
     }
 
     public static Command Create(DatasetOpener openDataset)

@@ -1,1 +1,10 @@
-namespace Sam2Sharp.Training; public interface IVosBatchSource { BatchedVideoDatapoint Next(Random rng); }
+namespace Sam2Sharp.Training;
+
+/// <summary>
+/// Training batches by step. A batch depends only on its step and <c>rng</c> (the step's generator), so a
+/// resumed run draws exactly what the uninterrupted run would have.
+/// </summary>
+public interface IVosBatchSource
+{
+    BatchedVideoDatapoint Next(long step, Random rng);
+}

@@ -75,7 +75,7 @@ public sealed class Sam2Trainer : IDisposable
         using var pause = GcPause.Start();
         using var scope = NewDisposeScope();
         var (rng, trng) = TrainCheckpoint.SeedStep(Config.Run.Seed, Step);
-        using var batch = source.Next(rng);
+        using var batch = source.Next(Step, rng);
         if (batch.ImgBatch.shape[^1] != Model.ImageSize || batch.ImgBatch.shape[^2] != Model.ImageSize)
             throw new Sam2Exception($"the data gives {batch.ImgBatch.shape[^2]}×{batch.ImgBatch.shape[^1]} frames, the model takes {Model.ImageSize}×{Model.ImageSize}");
         var train = new Sam2Train(Model, Config.TrainOptions() with { FreezeImageEncoder = false }, rng, trng);

@@ -65,17 +65,21 @@ public static class TrainCheckpoint
     /// </summary>
     public static (Random Rng, Generator TorchRng) SeedStep(int seed, long step)
     {
-        int s;
-        // A fixed mix (splitmix64); HashCode would differ between processes.
+        int s = Mix(seed, step);
+        torch.manual_seed(s ^ 0x2545F491);
+        return (new Random(s), new Generator((ulong)s));
+    }
+
+    /// <summary>A non-negative seed from (seed, n): a fixed splitmix64 mix, the same in every process (HashCode is not).</summary>
+    public static int Mix(int seed, long n)
+    {
         unchecked
         {
-            ulong z = (ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)step * 0xBF58476D1CE4E5B9UL + 0x94D049BB133111EBUL;
+            ulong z = (ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)n * 0xBF58476D1CE4E5B9UL + 0x94D049BB133111EBUL;
             z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
             z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
             z ^= z >> 31;
-            s = (int)(z & 0x7FFFFFFF);
+            return (int)(z & 0x7FFFFFFF);
         }
-        torch.manual_seed(s ^ 0x2545F491);
-        return (new Random(s), new Generator((ulong)s));
     }
 }

@@ -6,7 +6,8 @@ namespace Sam2Sharp.Training;
 /// <summary>
 /// Training clips from a VOS dataset (the reference's VOSDataset with its collate_fn): each batch takes
 /// <see cref="BatchSize"/> videos in a shuffled order in which every video comes <see cref="Multiplier"/> times per
-/// epoch, samples a clip from each (<see cref="VosSampler"/>), transforms it (<see cref="VosTransforms"/>) and stacks
+/// epoch (each epoch's order a function of <see cref="ShuffleSeed"/> and the epoch, so batch k is the same whether or
+/// not the run was resumed before it), samples a clip from each (<see cref="VosSampler"/>), transforms it (<see cref="VosTransforms"/>) and stacks
 /// the clips into a <see cref="BatchedVideoDatapoint"/>. Every video is checked against the sampler when the
 /// dataset is made, so a video no clip can come from stops the run before training rather than in the middle.
 /// </summary>
@@ -17,16 +18,18 @@ public sealed class VosDataset : IVosBatchSource
     public VosTransforms Transforms { get; }
     public int BatchSize { get; }
     public int Multiplier { get; }
+    public int ShuffleSeed { get; }
 
-    readonly Queue<int> _order = new();
+    int[] _order = [];
+    long _orderEpoch = -1;
 
-    public VosDataset(VosRawDataset raw, VosSampler sampler, VosTransforms transforms, int batchSize = 1, int multiplier = 1)
+    public VosDataset(VosRawDataset raw, VosSampler sampler, VosTransforms transforms, int batchSize = 1, int multiplier = 1, int shuffleSeed = 0)
     {
         if (batchSize < 1) throw new Sam2Exception($"the batch size must be at least 1, got {batchSize}");
         if (multiplier < 1) throw new Sam2Exception($"the dataset multiplier must be at least 1, got {multiplier}");
         if (raw.Videos.Count == 0) throw new Sam2Exception($"empty dataset: no videos in {raw.ImageFolder}");
         foreach (var v in raw.Videos) sampler.Check(v);
-        Raw = raw; Sampler = sampler; Transforms = transforms; BatchSize = batchSize; Multiplier = multiplier;
+        Raw = raw; Sampler = sampler; Transforms = transforms; BatchSize = batchSize; Multiplier = multiplier; ShuffleSeed = shuffleSeed;
     }
 
     /// <summary>Number of videos visited per epoch (videos × multiplier).</summary>
@@ -41,30 +44,25 @@ public sealed class VosDataset : IVosBatchSource
         return clip;
     }
 
-    /// <summary>The next batch; the epoch order is reshuffled with <paramref name="rng"/> whenever it runs out
-    /// (a batch may straddle two epochs, so none is ever short).</summary>
-    public BatchedVideoDatapoint Next(Random rng)
+    /// <summary>Batch <paramref name="step"/>: visits step×B … step×B+B−1 of the epoch orders (a batch may straddle
+    /// two epochs, so none is ever short); clips are sampled and augmented with <paramref name="rng"/>.</summary>
+    public BatchedVideoDatapoint Next(long step, Random rng)
     {
-        var clips = NextClips(rng);
+        var clips = NextClips(step, rng);
         try { return Collate(clips); }
         finally { foreach (var c in clips) c.Dispose(); }
     }
 
     /// <summary>The clips <see cref="Next"/> batches, before collation (they name their videos, frames and objects).</summary>
-    public List<VosClip> NextClips(Random rng)
+    public List<VosClip> NextClips(long step, Random rng)
     {
         var clips = new List<VosClip>(BatchSize);
         try
         {
             for (int b = 0; b < BatchSize; b++)
             {
-                if (_order.Count == 0)
-                {
-                    var idx = Enumerable.Range(0, Raw.Videos.Count).SelectMany(i => Enumerable.Repeat(i, Multiplier)).ToArray();
-                    rng.Shuffle(idx);
-                    foreach (var i in idx) _order.Enqueue(i);
-                }
-                clips.Add(GetClip(_order.Dequeue(), rng));
+                long visit = step * BatchSize + b;
+                clips.Add(GetClip(EpochOrder(visit / Length)[(int)(visit % Length)], rng));
             }
             return clips;
         }
@@ -73,6 +71,16 @@ public sealed class VosDataset : IVosBatchSource
             foreach (var c in clips) c.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The shuffled visit order of one epoch: every video <see cref="Multiplier"/> times.</summary>
+    int[] EpochOrder(long epoch)
+    {
+        if (epoch == _orderEpoch) return _order;
+        _order = Enumerable.Range(0, Raw.Videos.Count).SelectMany(i => Enumerable.Repeat(i, Multiplier)).ToArray();
+        new Random(TrainCheckpoint.Mix(ShuffleSeed, epoch)).Shuffle(_order);
+        _orderEpoch = epoch;
+        return _order;
     }
 
     /// <summary>
