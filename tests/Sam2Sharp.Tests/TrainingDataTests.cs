@@ -397,6 +397,43 @@ public sealed class TrainingDataTests : IDisposable
         Assert.Contains("no objects", e.Message);
     }
 
+    [Theory]
+    [InlineData("missing")]
+    [InlineData("size")]
+    [InlineData("noobj")]
+    public void Sam2_train_refuses_a_broken_dataset_in_one_line_before_training(string fault)
+    {
+        var s = Synth("cli-" + fault, videos: 2, frames: 3, w: 32, h: 32);
+        var video = Path.Combine(s.AnnotationFolder, "synth_0001");
+        switch (fault)
+        {
+            case "missing": File.Delete(Path.Combine(video, "00001.png")); break;
+            case "size": PalettePng.WriteIndexed(Path.Combine(video, "00001.png"), new byte[16 * 16], 16, 16, PalettePng.DavisPalette); break;
+            default:
+                foreach (var f in Directory.GetFiles(video)) PalettePng.WriteIndexed(f, new byte[32 * 32], 32, 32, PalettePng.DavisPalette);
+                break;
+        }
+        var model = Path.Combine(Golden.SharedDir, "golden", "sam2.1-micro");
+        var yaml = Path.Combine(s.Root, "run.yaml");
+        File.WriteAllText(yaml, $"""
+            model:
+              config: {Path.Combine(model, "config.yaml")}
+              checkpoint: {Path.Combine(model, "model.pt")}
+            data:
+              img_folder: JPEGImages
+              gt_folder: Annotations
+              num_frames: 2
+            run:
+              steps: 1
+            output: out
+            """);
+        var (code, err) = TestCli.RunCapturingErrors(TrainCommand.Create(TrainCommand.OpenVosDataset), "train", "-c", yaml, "-q");
+        Assert.Equal(1, code);
+        Assert.Single(err.Trim().Split('\n'));
+        Assert.Contains("synth_0001", err);
+        Assert.False(Directory.Exists(Path.Combine(s.Root, "out")), "no run folder is made for a dataset that is refused");
+    }
+
     [Fact]
     public void Empty_dataset_is_refused()
     {
