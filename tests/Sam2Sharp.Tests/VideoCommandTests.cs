@@ -149,6 +149,9 @@ public sealed class VideoCommandTests : IDisposable
         new object[] { """{"op":"clear_prompts","frame":0,"obj_id":7}""", "step 1 (clear_prompts), field 'obj_id': object 7 was never added" },
         new object[] { """{"op":"add_mask","frame":0,"obj_id":2,"mask":"nope.png"}""", "step 1 (add_mask), field 'mask': mask file not found" },
         new object[] { """{"op":"add_mask","frame":0,"obj_id":2,"mask":"small.png"}""", "step 1 (add_mask), field 'mask': …small.png is 10×10, but the video is 320×180" },
+        new object[] { """{"op":"add_mask","frame":0,"obj_id":2,"mask":"labels.png","mask_value":3}""", "step 1 (add_mask), field 'mask_value': no pixel of …labels.png has the value 3" },
+        new object[] { """{"op":"add_mask","frame":0,"obj_id":2,"mask":"labels.png","mask_value":0}""", "step 1 (add_mask), field 'mask_value': must be a palette index or gray level of at least 1" },
+        new object[] { """{"op":"add_mask","frame":0,"obj_id":2,"mask":"empty","mask_value":1}""", "step 1 (add_mask), field 'mask_value': cannot go with \"empty\"" },
         new object[] { """{"op":"add_points","frame":0,"obj_id":2,"points":[[10,10]],"labels":[1],"colour":"red"}""", "step 1 (add_points), field 'colour': unknown field" },
         new object[] { """{"op":"reset"},{"op":"propagate"}""", "step 2 (propagate): no object has a prompt" },
     };
@@ -160,6 +163,7 @@ public sealed class VideoCommandTests : IDisposable
         var folder = Golden.Folders()[0];
         var inDir = Dir("in");
         PalettePng.WriteGray(Path.Combine(inDir, "small.png"), new byte[100], 10, 10);
+        WriteLabels(Path.Combine(inDir, "labels.png"));
         var stepsFile = Path.Combine(inDir, "steps.json");
         File.WriteAllText(stepsFile, $$"""{"steps":[{"op":"add_points","frame":0,"obj_id":1,"points":[[100,80]],"labels":[1]},{{secondStep}}]}""");
         var outRoot = Dir("out");
@@ -174,6 +178,41 @@ public sealed class VideoCommandTests : IDisposable
         Assert.Single(lines);
         foreach (var part in message.Split('…')) Assert.Contains(part, lines[0]);
         Assert.Empty(Directory.GetFileSystemEntries(outRoot));
+    }
+
+    /// <summary>A 320×180 palette annotation of the golden video's size: object 1 on the left, object 2 on the right.</summary>
+    static byte[] WriteLabels(string path)
+    {
+        var v = new byte[320 * 180];
+        for (int y = 40; y < 120; y++)
+            for (int x = 0; x < 320; x++)
+                v[y * 320 + x] = x is >= 60 and < 120 ? (byte)1 : x is >= 180 and < 260 ? (byte)2 : (byte)0;
+        PalettePng.WriteIndexed(path, v, 320, 180, PalettePng.DavisPalette);
+        return v;
+    }
+
+    [Fact]
+    public void MaskValuePromptsOneObjectOfALabelImage()
+    {
+        var folder = Golden.Folders()[0];
+        var inDir = Dir("labels");
+        var labels = WriteLabels(Path.Combine(inDir, "labels.png"));
+        PalettePng.WriteGray(Path.Combine(inDir, "two.png"), labels.Select(v => v == 2 ? (byte)255 : (byte)0).ToArray(), 320, 180);
+        Tensor Run(string name, string mask, string extra)
+        {
+            var steps = Path.Combine(inDir, name + ".json");
+            File.WriteAllText(steps, $$"""{"steps":[{"op":"add_mask","frame":0,"obj_id":5,"mask":"{{mask}}"{{extra}}},{"op":"propagate","max_frames":2}]}""");
+            var t = Path.Combine(inDir, name + ".safetensors");
+            var (code, err) = RunCli("video", "--checkpoint", Path.Combine(folder, "model.pt"), "--config", Path.Combine(folder, "config.yaml"),
+                "--input", Path.Combine(folder, "inputs", "video"), "--prompts", steps, "--save-tensors", t);
+            Assert.True(code == 0, err);
+            return cat(Safetensors.LoadStateDict(t).OrderBy(kv => kv.Key).Select(kv => kv.Value).ToArray());
+        }
+        var byValue = Run("value", "labels.png", ",\"mask_value\":2");
+        var byFile = Run("file", "two.png", "");
+        var union = Run("union", "labels.png", "");
+        Assert.Equal(0.0, Golden.MaxAbsDiff(byValue, byFile));
+        Assert.True(Golden.MaxAbsDiff(byValue, union) > 0, "without mask_value every labelled pixel is the object");
     }
 
     [Fact]

@@ -17,7 +17,8 @@ public static class VideoCommand
         Steps file: {"steps": [...]}, each step one of
           {"op":"add_points","frame":F,"obj_id":O,"points":[[x,y],...],"labels":[1,0,...]}  (optional "clear_old_points": true|false, default true)
           {"op":"add_box","frame":F,"obj_id":O,"box":[x0,y0,x1,y1]}
-          {"op":"add_mask","frame":F,"obj_id":O,"mask":"file.png"|"empty"}  (nonzero pixels = object; the video's size)
+          {"op":"add_mask","frame":F,"obj_id":O,"mask":"file.png"|"empty"}  (nonzero pixels = object; the video's size;
+            optional "mask_value": V takes only the pixels of palette index / gray level V, e.g. one object of a DAVIS annotation)
           {"op":"propagate","reverse":false,"start_frame":F,"max_frames":N}  (all but op optional; default: from the first prompted frame to the end)
           {"op":"clear_prompts","frame":F,"obj_id":O}   {"op":"remove_object","obj_id":O}   {"op":"reset"}
         Coordinates are video pixels; relative paths are relative to the steps file; steps are numbered from 0.
@@ -194,7 +195,8 @@ public static class VideoCommand
                 emit(p.AddNewPointsOrBox(s, a.Frame, a.ObjId, box: a.Box));
                 break;
             case AddMaskStep a:
-                using (var m = a.MaskPath is null ? zeros(s.VideoHeight, s.VideoWidth, ScalarType.Bool) : MaskImages.ReadPngTensor(a.MaskPath))
+                using (var m = a.MaskPath is null ? zeros(s.VideoHeight, s.VideoWidth, ScalarType.Bool)
+                       : a.MaskValue is int v ? MaskImages.ReadLabelTensor(a.MaskPath, v) : MaskImages.ReadPngTensor(a.MaskPath))
                     emit(p.AddNewMask(s, a.Frame, a.ObjId, m));
                 break;
             case ClearPromptsStep a:

@@ -7,8 +7,9 @@ namespace Sam2Sharp.Cli.Commands;
 public abstract record VideoStep(int Index, string Op);
 public sealed record AddPointsStep(int Index, int Frame, int ObjId, float[,] Points, int[] Labels, bool ClearOldPoints) : VideoStep(Index, "add_points");
 public sealed record AddBoxStep(int Index, int Frame, int ObjId, float[] Box) : VideoStep(Index, "add_box");
-/// <summary><see cref="MaskPath"/> is null for "empty" (an all-zero mask).</summary>
-public sealed record AddMaskStep(int Index, int Frame, int ObjId, string? MaskPath) : VideoStep(Index, "add_mask");
+/// <summary><see cref="MaskPath"/> is null for "empty" (an all-zero mask); with <see cref="MaskValue"/> only the pixels of
+/// that palette index or gray level are the object (one object of a DAVIS-style annotation), else every nonzero pixel.</summary>
+public sealed record AddMaskStep(int Index, int Frame, int ObjId, string? MaskPath, int? MaskValue = null) : VideoStep(Index, "add_mask");
 public sealed record PropagateStep(int Index, bool Reverse, int? StartFrame, int? MaxFrames) : VideoStep(Index, "propagate");
 public sealed record ClearPromptsStep(int Index, int Frame, int ObjId) : VideoStep(Index, "clear_prompts");
 public sealed record RemoveObjectStep(int Index, int ObjId) : VideoStep(Index, "remove_object");
@@ -26,7 +27,7 @@ public static class VideoSteps
     {
         ["add_points"] = ["frame", "obj_id", "points", "labels", "clear_old_points"],
         ["add_box"] = ["frame", "obj_id", "box"],
-        ["add_mask"] = ["frame", "obj_id", "mask"],
+        ["add_mask"] = ["frame", "obj_id", "mask", "mask_value"],
         ["propagate"] = ["reverse", "start_frame", "max_frames"],
         ["clear_prompts"] = ["frame", "obj_id"],
         ["remove_object"] = ["obj_id"],
@@ -130,7 +131,7 @@ public static class VideoSteps
             {
                 "add_points" => ReadAddPoints(),
                 "add_box" => new AddBoxStep(index, Frame("frame"), ObjId(), Box()),
-                "add_mask" => new AddMaskStep(index, Frame("frame"), ObjId(), Mask()),
+                "add_mask" => ReadAddMask(),
                 "propagate" => new PropagateStep(index, Bool("reverse", false),
                     el.TryGetProperty("start_frame", out _) ? Frame("start_frame") : null,
                     el.TryGetProperty("max_frames", out _) ? NonNegative("max_frames") : null),
@@ -160,6 +161,21 @@ public static class VideoSteps
                 : throw Fail("labels", $"each label must be 1 (foreground) or 0 (background), got {v.GetRawText()}")).ToArray();
             if (labels.Length != n) throw Fail("labels", $"{labels.Length} labels for {n} points");
             return new AddPointsStep(index, frame, obj, points, labels, Bool("clear_old_points", true));
+        }
+
+        VideoStep ReadAddMask()
+        {
+            int frame = Frame("frame"), obj = ObjId();
+            string? path = Mask();
+            if (!el.TryGetProperty("mask_value", out _)) return new AddMaskStep(index, frame, obj, path);
+            int value = Integer("mask_value");
+            if (value < 1) throw Fail("mask_value", $"must be a palette index or gray level of at least 1, got {value}");
+            if (path is null) throw Fail("mask_value", "cannot go with \"empty\"");
+            int[] values;
+            try { values = IO.PalettePng.ReadMask(path).Values; }
+            catch (Sam2Exception e) { throw Fail("mask_value", e.Message); }
+            if (!values.Contains(value)) throw Fail("mask_value", $"no pixel of {path} has the value {value}");
+            return new AddMaskStep(index, frame, obj, path, value);
         }
 
         float[] Box()

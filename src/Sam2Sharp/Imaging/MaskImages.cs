@@ -47,6 +47,15 @@ public static class MaskImages
         return torch.tensor(bytes, new long[] { h, w }, ScalarType.Byte).to_type(ScalarType.Bool).MoveToOuterDisposeScope();
     }
 
+    /// <summary>One object of a label image (a palette or grayscale PNG, e.g. a DAVIS annotation): an H×W bool
+    /// tensor, true where the palette index or gray level is <paramref name="value"/>.</summary>
+    public static Tensor ReadLabelTensor(string path, int value)
+    {
+        var m = IO.PalettePng.ReadMask(path);
+        using var scope = torch.NewDisposeScope();
+        return torch.tensor(m.Values, new long[] { m.Height, m.Width }).eq(value).MoveToOuterDisposeScope();
+    }
+
     /// <summary>A mask tensor as 0/1 bytes, H×W row-major; non-bool tensors are on where &gt; 0.</summary>
     public static byte[] ToBytes(Tensor mask, out int width, out int height)
     {
