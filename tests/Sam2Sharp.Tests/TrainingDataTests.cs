@@ -435,6 +435,57 @@ public sealed class TrainingDataTests : IDisposable
     }
 
     [Fact]
+    public void Sam2_train_scores_the_held_out_split_as_sam2_vos_and_sam2_eval_do()
+    {
+        var s = Synth("heldout", videos: 2, frames: 3, w: 64, h: 48, objects: 2, val: 1);
+        var model = Path.Combine(Golden.SharedDir, "golden", "sam2.1-micro");
+        var yaml = Path.Combine(s.Root, "run.yaml");
+        File.WriteAllText(yaml, $"""
+            model:
+              config: {Path.Combine(model, "config.yaml")}
+              checkpoint: {Path.Combine(model, "model.pt")}
+            data:
+              img_folder: JPEGImages
+              gt_folder: Annotations
+              file_list_txt: ImageSets/train.txt
+              num_frames: 2
+            optim:
+              base_lr: 1.0e-3
+              vision_lr: 1.0e-3
+            run:
+              steps: 2
+            eval:
+              file_list_txt: ImageSets/val.txt
+              every: 1
+            output: out
+            """);
+        var train = TrainCommand.Create(TrainCommand.OpenVosDataset);
+        var (code, err) = TestCli.RunCapturingErrors(train, "train", "-c", yaml, "-q");
+        Assert.True(code == 0, err);
+        var evalLog = Path.Combine(s.Root, "out", "eval", "eval_log.jsonl");
+        List<(long Step, double JF)> Lines() => File.ReadAllLines(evalLog).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement)
+            .Select(e => (e.GetProperty("step").GetInt64(), e.GetProperty("J&F").GetDouble())).ToList();
+        var lines = Lines();
+        Assert.Equal(new long[] { 0, 1, 2 }, lines.Select(l => l.Step));
+        Assert.All(lines, l => Assert.InRange(l.JF, 0, 100));
+        Assert.Equal(new[] { "synth_val_0000" }, Directory.GetDirectories(Path.Combine(s.Root, "out", "eval", "step_000002")).Select(Path.GetFileName));
+
+        // The last evaluation is what the two commands give for the saved checkpoint.
+        var pred = Path.Combine(s.Root, "pred");
+        Assert.Equal(0, TestCli.Run(VosCommand.Create(), "vos", "--checkpoint", Path.Combine(s.Root, "out", "checkpoint.pt"),
+            "--config", Path.Combine(model, "config.yaml"), "--base-video-dir", s.ImageFolder, "--input-mask-dir", s.AnnotationFolder,
+            "--video-list-file", s.ValList, "--output-mask-dir", pred, "-q"));
+        var scored = Sam2Sharp.Evaluation.VosBenchmark.Run(s.AnnotationFolder, pred, new() { Strict = false });
+        Assert.Equal(Math.Round(scored.GlobalJF, 4), lines[2].JF, 6);
+        foreach (var png in Directory.GetFiles(Path.Combine(pred, "synth_val_0000")))
+            Assert.Equal(File.ReadAllBytes(png), File.ReadAllBytes(Path.Combine(s.Root, "out", "eval", "step_000002", "synth_val_0000", Path.GetFileName(png))));
+
+        // Resuming the finished run redoes only the final evaluation.
+        Assert.Equal(0, TestCli.Run(train, "train", "-c", yaml, "-q", "--resume"));
+        Assert.Equal(lines, Lines());
+    }
+
+    [Fact]
     public void Empty_dataset_is_refused()
     {
         var root = Path.Combine(tmp, "empty");

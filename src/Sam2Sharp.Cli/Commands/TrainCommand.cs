@@ -27,7 +27,7 @@ public static class TrainCommand
     {
         var config = new Option<string>("--config", "-c")
         {
-            Description = "Training run YAML: model (config, checkpoint), data (img_folder, gt_folder, num_frames, max_num_objects, batch_size), prompts, loss, optim (base_lr, vision_lr, warmup_steps, …), run (steps, seed, checkpoint_every), output",
+            Description = "Training run YAML: model (config, checkpoint), data (img_folder, gt_folder, num_frames, max_num_objects, batch_size), prompts, loss, optim (base_lr, vision_lr, warmup_steps, …), run (steps, seed, checkpoint_every), eval (file_list_txt, every: held-out J&F), output",
             Required = true,
         };
         var resume = new Option<bool>("--resume")
@@ -48,19 +48,35 @@ public static class TrainCommand
     {
         var modelConfig = Config.ConfigLoader.Load(cfg.Model.Config);
         var source = openDataset(cfg, modelConfig.ImageSize);
+        var heldOut = cfg.HeldOut();
         using var trainer = new Sam2Trainer(cfg, source, resume);
         if (!quiet && resume) Console.WriteLine($"Resuming at step {trainer.Step} of {cfg.Run.Steps}");
+        bool interactive = !quiet && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
         double lastLoss = double.NaN;
         void Save() => trainer.SaveCheckpoint(lastLoss);
+        // Before the first step, every eval.every steps and at the end; a resumed run redoes what came after its checkpoint.
+        void EvaluateIfDue()
+        {
+            if (heldOut is null || (trainer.Step % cfg.Eval.Every != 0 && !trainer.Done)) return;
+            var r = heldOut.Evaluate(trainer.Model, trainer.Step);
+            var line = FormattableString.Invariant($"held-out J&F at step {r.Step}: {r.JF:F1} (J {r.J:F1}, F {r.F:F1}; {r.Videos} videos)");
+            if (interactive) AnsiConsole.WriteLine(line);
+            else if (!quiet) Console.WriteLine(line);
+        }
         void StepOnce(Action<TrainStepResult> report)
         {
             var r = trainer.RunStep();
             lastLoss = r.Losses[MultiStepMultiMasksAndIous.CoreLoss];
             report(r);
             if (trainer.Step % cfg.Run.CheckpointEvery == 0 || trainer.Done) Save();
+            EvaluateIfDue();
+        }
+        if (heldOut is not null)
+        {
+            if (resume) Sam2Trainer.TrimLog(heldOut.LogPath, trainer.Step);
+            EvaluateIfDue();
         }
 
-        bool interactive = !quiet && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
         if (interactive)
         {
             AnsiConsole.Progress()

@@ -49,21 +49,22 @@ public sealed class Sam2Trainer : IDisposable
             var st = TrainCheckpoint.LoadResume(ResumePath, Optimizer);
             if (st.Seed != config.Run.Seed) throw new Sam2Exception($"the run was started with seed {st.Seed}, the config now says {config.Run.Seed}");
             Step = st.Step;
-            TrimLog(Step);
+            TrimLog(LogPath, Step);
         }
     }
 
-    /// <summary>Drops log lines of steps after the checkpoint (done before an interruption, to be redone).</summary>
-    void TrimLog(long step)
+    /// <summary>Drops the lines of a JSON-lines log from <paramref name="step"/> on (done after the checkpoint a run
+    /// resumes from, before an interruption; they are redone).</summary>
+    public static void TrimLog(string path, long step)
     {
-        if (!File.Exists(LogPath)) return;
-        var keep = File.ReadAllLines(LogPath).Where(l =>
+        if (!File.Exists(path)) return;
+        var keep = File.ReadAllLines(path).Where(l =>
         {
             if (string.IsNullOrWhiteSpace(l)) return false;
             try { return JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt64() < step; }
             catch (JsonException) { return false; }
         }).ToList();
-        File.WriteAllLines(LogPath, keep);
+        File.WriteAllLines(path, keep);
     }
 
     public bool Done => Step >= Config.Run.Steps;

@@ -17,6 +17,8 @@ public sealed class TrainRunConfig
     public LossSection Loss { get; set; } = new();
     public OptimSection Optim { get; set; } = new();
     public RunSection Run { get; set; } = new();
+    /// <summary>Periodic J&amp;F on held-out videos; off unless <c>eval.file_list_txt</c> is given.</summary>
+    public EvalSection Eval { get; set; } = new();
     /// <summary>Folder for checkpoint.pt, resume.bin and train_log.jsonl.</summary>
     public string Output { get; set; } = "";
 
@@ -93,6 +95,19 @@ public sealed class TrainRunConfig
         public long CheckpointEvery { get; set; } = 100;
     }
 
+    /// <summary>Held-out videos tracked from their first frame's masks and scored with J&amp;F during training.</summary>
+    public sealed class EvalSection
+    {
+        /// <summary>The held-out videos, one name a line; evaluation is off without it.</summary>
+        public string? FileListTxt { get; set; }
+        /// <summary>Default: data.img_folder.</summary>
+        public string? ImgFolder { get; set; }
+        /// <summary>Default: data.gt_folder.</summary>
+        public string? GtFolder { get; set; }
+        /// <summary>Evaluate every this many steps, at the end, and once before the first step.</summary>
+        public long Every { get; set; } = 500;
+    }
+
     /// <summary>Reads and checks a run YAML; paths become absolute.</summary>
     public static TrainRunConfig Load(string path)
     {
@@ -112,6 +127,9 @@ public sealed class TrainRunConfig
         c.Data.ImgFolder = Abs(c.Data.ImgFolder)!;
         c.Data.GtFolder = Abs(c.Data.GtFolder)!;
         c.Data.FileListTxt = Abs(c.Data.FileListTxt);
+        c.Eval.FileListTxt = Abs(c.Eval.FileListTxt);
+        c.Eval.ImgFolder = Abs(c.Eval.ImgFolder) ?? c.Data.ImgFolder;
+        c.Eval.GtFolder = Abs(c.Eval.GtFolder) ?? c.Data.GtFolder;
         c.Output = Abs(c.Output)!;
         c.Validate(path);
         return c;
@@ -130,6 +148,7 @@ public sealed class TrainRunConfig
         if (Prompts.NumFramesToCorrect < Prompts.NumInitCondFrames) errors.Add("prompts.num_frames_to_correct must be at least prompts.num_init_cond_frames");
         if (Prompts.NumInitCondFrames > Data.NumFrames) errors.Add("prompts.num_init_cond_frames exceeds data.num_frames");
         if (Prompts.NumFramesToCorrect > Data.NumFrames) errors.Add("prompts.num_frames_to_correct exceeds data.num_frames");
+        if (Eval.Every < 1) errors.Add("eval.every must be at least 1");
         if (Optim.BaseLr < 0 || Optim.VisionLr < 0) errors.Add("learning rates must not be negative");
         if (errors.Count > 0) throw new Sam2Exception($"{source}: " + string.Join("; ", errors));
     }
@@ -147,6 +166,10 @@ public sealed class TrainRunConfig
         NumCorrectionPtPerFrame = Prompts.NumCorrectionPtPerFrame,
         FreezeImageEncoder = Optim.FreezeImageEncoder,
     };
+
+    /// <summary>The held-out evaluation of the run (its predictions and eval_log.jsonl under output/eval), or null when off.</summary>
+    public HeldOutEvaluation? HeldOut() => Eval.FileListTxt is null ? null
+        : new HeldOutEvaluation(Eval.ImgFolder ?? Data.ImgFolder, Eval.GtFolder ?? Data.GtFolder, Eval.FileListTxt, Path.Combine(Output, "eval"));
 
     public MultiStepMultiMasksAndIous LossFunction(bool predObjScores) => new(
         new Dictionary<string, double>

@@ -1,0 +1,71 @@
+using System.Text.Json;
+using Sam2Sharp.Evaluation;
+using Sam2Sharp.Modeling;
+using Sam2Sharp.Video;
+using static TorchSharp.torch;
+
+namespace Sam2Sharp.Training;
+
+/// <summary>J&amp;F of the model at one step on the held-out videos.</summary>
+public sealed record HeldOutResult(long Step, double JF, double J, double F, int Videos, string Predictions);
+
+/// <summary>
+/// Periodic evaluation during training: semi-supervised VOS on a held-out split, exactly as <c>sam2 vos</c> then
+/// <c>sam2 eval</c> would score a checkpoint of the moment (first-frame masks prompt the video predictor, the
+/// first and last frames are left out of J&amp;F). The training model is copied into a fresh model with the VOS
+/// tool's settings, so its train mode, gradients and optimiser state are untouched.
+/// </summary>
+public sealed class HeldOutEvaluation
+{
+    public string ImageFolder { get; }
+    public string GtFolder { get; }
+    public IReadOnlyList<string> Videos { get; }
+    /// <summary>Per-object PNGs (SA-V layout) rather than palette PNGs (DAVIS).</summary>
+    public bool PerObjPngFile { get; }
+    /// <summary>Predictions go to <c>step_NNNNNN/</c> below this folder; results to <see cref="LogPath"/>.</summary>
+    public string OutputFolder { get; }
+    public string LogPath => Path.Combine(OutputFolder, "eval_log.jsonl");
+
+    /// <summary>Checks the split before training starts: the list, and a frame folder and an annotation folder per video.</summary>
+    public HeldOutEvaluation(string imageFolder, string gtFolder, string fileList, string outputFolder)
+    {
+        if (!File.Exists(fileList)) throw new Sam2Exception($"held-out video list not found: {fileList}");
+        Videos = VosInference.VideoNames(imageFolder, fileList);
+        if (Videos.Count == 0) throw new Sam2Exception($"held-out video list {fileList} names no video");
+        foreach (var v in Videos)
+        {
+            if (!Directory.Exists(Path.Combine(imageFolder, v))) throw new Sam2Exception($"held-out video {v}: no frame folder {Path.Combine(imageFolder, v)}");
+            if (!Directory.Exists(Path.Combine(gtFolder, v))) throw new Sam2Exception($"held-out video {v}: no annotation folder {Path.Combine(gtFolder, v)}");
+        }
+        ImageFolder = imageFolder; GtFolder = gtFolder; OutputFolder = outputFolder;
+        PerObjPngFile = Directory.GetDirectories(Path.Combine(gtFolder, Videos[0])).Length > 0;
+    }
+
+    /// <summary>Tracks every held-out video with the weights of <paramref name="model"/>, scores J&amp;F and appends it to the log.</summary>
+    public HeldOutResult Evaluate(Sam2Base model, long step)
+    {
+        var predictions = Path.Combine(OutputFolder, $"step_{step:D6}");
+        // Our own folder: a resumed run that evaluates the same step again replaces it.
+        if (Directory.Exists(predictions)) Directory.Delete(predictions, recursive: true);
+        var options = new VosInferenceOptions
+        {
+            BaseVideoDir = ImageFolder, InputMaskDir = GtFolder, OutputMaskDir = predictions, PerObjPngFile = PerObjPngFile,
+        };
+        using (var copy = new Sam2Base(VosInference.ConfigAdjustment(PerObjPngFile, applyPostprocessing: false)(model.Config)))
+        {
+            using (no_grad())
+            using (var scope = NewDisposeScope())
+                copy.load_state_dict(model.state_dict(), strict: true);
+            copy.eval();
+            var predictor = new Sam2VideoPredictor(copy);
+            foreach (var v in Videos) VosInference.RunVideo(predictor, options, v);
+        }
+        var scored = VosBenchmark.Run(new VosBenchmarkPlan(GtFolder, predictions, Videos, []), new VosBenchmarkOptions());
+        var result = new HeldOutResult(step, scored.GlobalJF, scored.GlobalJ, scored.GlobalF, Videos.Count, predictions);
+        File.AppendAllText(LogPath, JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["step"] = step, ["J&F"] = Math.Round(result.JF, 4), ["J"] = Math.Round(result.J, 4), ["F"] = Math.Round(result.F, 4), ["videos"] = Videos.Count,
+        }) + "\n");
+        return result;
+    }
+}
