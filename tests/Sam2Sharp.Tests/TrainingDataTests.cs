@@ -397,6 +397,28 @@ public sealed class TrainingDataTests : IDisposable
         Assert.Contains("no objects", e.Message);
     }
 
+    static string GoldenMicro => Path.Combine(Golden.SharedDir, "golden", "sam2.1-micro");
+
+    /// <summary>A run YAML beside a synthetic dataset: the golden micro model, 2-frame clips of the dataset's
+    /// training videos (all of them when it has no split), output in out/, then <paramref name="rest"/>.</summary>
+    static string WriteRunYaml(SyntheticVosResult s, string rest)
+    {
+        var yaml = Path.Combine(s.Root, "run.yaml");
+        File.WriteAllText(yaml, $"""
+            model:
+              config: {Path.Combine(GoldenMicro, "config.yaml")}
+              checkpoint: {Path.Combine(GoldenMicro, "model.pt")}
+            data:
+              img_folder: JPEGImages
+              gt_folder: Annotations
+              {(File.Exists(s.TrainList) ? "file_list_txt: ImageSets/train.txt" : "")}
+              num_frames: 2
+            output: out
+
+            """ + rest);
+        return yaml;
+    }
+
     [Theory]
     [InlineData("missing")]
     [InlineData("size")]
@@ -413,19 +435,9 @@ public sealed class TrainingDataTests : IDisposable
                 foreach (var f in Directory.GetFiles(video)) PalettePng.WriteIndexed(f, new byte[32 * 32], 32, 32, PalettePng.DavisPalette);
                 break;
         }
-        var model = Path.Combine(Golden.SharedDir, "golden", "sam2.1-micro");
-        var yaml = Path.Combine(s.Root, "run.yaml");
-        File.WriteAllText(yaml, $"""
-            model:
-              config: {Path.Combine(model, "config.yaml")}
-              checkpoint: {Path.Combine(model, "model.pt")}
-            data:
-              img_folder: JPEGImages
-              gt_folder: Annotations
-              num_frames: 2
+        var yaml = WriteRunYaml(s, """
             run:
               steps: 1
-            output: out
             """);
         var (code, err) = TestCli.RunCapturingErrors(TrainCommand.Create(TrainCommand.OpenVosDataset), "train", "-c", yaml, "-q");
         Assert.Equal(1, code);
@@ -438,17 +450,8 @@ public sealed class TrainingDataTests : IDisposable
     public void Sam2_train_scores_the_held_out_split_as_sam2_vos_and_sam2_eval_do()
     {
         var s = Synth("heldout", videos: 2, frames: 3, w: 64, h: 48, objects: 2, val: 1);
-        var model = Path.Combine(Golden.SharedDir, "golden", "sam2.1-micro");
-        var yaml = Path.Combine(s.Root, "run.yaml");
-        File.WriteAllText(yaml, $"""
-            model:
-              config: {Path.Combine(model, "config.yaml")}
-              checkpoint: {Path.Combine(model, "model.pt")}
-            data:
-              img_folder: JPEGImages
-              gt_folder: Annotations
-              file_list_txt: ImageSets/train.txt
-              num_frames: 2
+        var model = GoldenMicro;
+        var yaml = WriteRunYaml(s, """
             optim:
               base_lr: 1.0e-3
               vision_lr: 1.0e-3
@@ -457,7 +460,6 @@ public sealed class TrainingDataTests : IDisposable
             eval:
               file_list_txt: ImageSets/val.txt
               every: 1
-            output: out
             """);
         var train = TrainCommand.Create(TrainCommand.OpenVosDataset);
         var (code, err) = TestCli.RunCapturingErrors(train, "train", "-c", yaml, "-q");
