@@ -25,6 +25,8 @@ public sealed class HeldOutEvaluation
     /// <summary>Predictions go to <c>step_NNNNNN/</c> below this folder; results to <see cref="LogPath"/>.</summary>
     public string OutputFolder { get; }
     public string LogPath => Path.Combine(OutputFolder, "eval_log.jsonl");
+    // "J&F" as written, not \u0026.
+    static readonly JsonSerializerOptions LogJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Checks the split before training starts: the list, and a frame folder and an annotation folder per video.</summary>
     public HeldOutEvaluation(string imageFolder, string gtFolder, string fileList, string outputFolder)
@@ -65,7 +67,7 @@ public sealed class HeldOutEvaluation
         File.AppendAllText(LogPath, JsonSerializer.Serialize(new Dictionary<string, object>
         {
             ["step"] = step, ["J&F"] = Math.Round(result.JF, 4), ["J"] = Math.Round(result.J, 4), ["F"] = Math.Round(result.F, 4), ["videos"] = Videos.Count,
-        }) + "\n");
+        }, LogJson) + "\n");
         return result;
     }
 }
