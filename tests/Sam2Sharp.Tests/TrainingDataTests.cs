@@ -399,19 +399,23 @@ public sealed class TrainingDataTests : IDisposable
 
     static string GoldenMicro => Path.Combine(Golden.SharedDir, "golden", "sam2.1-micro");
 
-    /// <summary>A run YAML beside a synthetic dataset: the golden micro model, 2-frame clips of the dataset's
-    /// training videos (all of them when it has no split), output in out/, then <paramref name="rest"/>.</summary>
-    static string WriteRunYaml(SyntheticVosResult s, string rest)
+    /// <summary>A run YAML beside a synthetic dataset: its training videos (all of them when it has no split).</summary>
+    static string WriteRunYaml(SyntheticVosResult s, string rest) =>
+        WriteRunYaml(s.Root, "JPEGImages", "Annotations", File.Exists(s.TrainList) ? "ImageSets/train.txt" : null, rest);
+
+    /// <summary>run.yaml in <paramref name="dir"/>: the golden micro model, 2-frame clips of the given folders,
+    /// output in out/, then <paramref name="rest"/> (more sections).</summary>
+    internal static string WriteRunYaml(string dir, string imgFolder, string gtFolder, string? fileList, string rest)
     {
-        var yaml = Path.Combine(s.Root, "run.yaml");
+        var yaml = Path.Combine(dir, "run.yaml");
         File.WriteAllText(yaml, $"""
             model:
               config: {Path.Combine(GoldenMicro, "config.yaml")}
               checkpoint: {Path.Combine(GoldenMicro, "model.pt")}
             data:
-              img_folder: JPEGImages
-              gt_folder: Annotations
-              {(File.Exists(s.TrainList) ? "file_list_txt: ImageSets/train.txt" : "")}
+              img_folder: {imgFolder}
+              gt_folder: {gtFolder}
+              {(fileList is null ? "" : "file_list_txt: " + fileList)}
               num_frames: 2
             output: out
 

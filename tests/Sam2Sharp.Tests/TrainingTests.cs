@@ -260,28 +260,15 @@ public class TrainerTests(Xunit.Abstractions.ITestOutputHelper log)
         var dir = Directory.CreateTempSubdirectory("sam2run");
         try
         {
-            var yaml = Path.Combine(dir.FullName, "run.yaml");
-            File.WriteAllText(yaml, $"""
-                model:
-                  config: {Path.Combine(folder, "config.yaml")}
-                  checkpoint: {Path.Combine(folder, "model.pt")}
-                  drop_path_rate: 0.1
-                data:
-                  img_folder: imgs
-                  gt_folder: gts
-                  num_frames: 2
+            var yaml = TrainingDataTests.WriteRunYaml(dir.FullName, "imgs", "gts", null, """
                 prompts:
+                  prob_to_use_pt_input: 0
                   num_frames_to_correct: 1
                   num_init_cond_frames: 1
-                  num_correction_pt_per_frame: 1
                 optim:
-                  base_lr: 1.0e-4
                   freeze_image_encoder: true
                 run:
-                  steps: 2
-                  seed: 9
-                  checkpoint_every: 1
-                output: out
+                  steps: 1
                 """);
             var cfg = TrainRunConfig.Load(yaml);
             Assert.Equal(Path.Combine(dir.FullName, "out"), cfg.Output);
