@@ -260,15 +260,28 @@ public class TrainerTests(Xunit.Abstractions.ITestOutputHelper log)
         var dir = Directory.CreateTempSubdirectory("sam2run");
         try
         {
-            var yaml = TrainingDataTests.WriteRunYaml(dir.FullName, "imgs", "gts", null, """
+            var yaml = Path.Combine(dir.FullName, "run.yaml");
+            File.WriteAllText(yaml, $"""
+                model:
+                  config: {Path.Combine(folder, "config.yaml")}
+                  checkpoint: {Path.Combine(folder, "model.pt")}
+                  drop_path_rate: 0.1
+                data:
+                  img_folder: imgs
+                  gt_folder: gts
+                  num_frames: 2
                 prompts:
-                  prob_to_use_pt_input: 0
                   num_frames_to_correct: 1
                   num_init_cond_frames: 1
+                  num_correction_pt_per_frame: 1
                 optim:
+                  base_lr: 1.0e-4
                   freeze_image_encoder: true
                 run:
-                  steps: 1
+                  steps: 2
+                  seed: 9
+                  checkpoint_every: 1
+                output: out
                 """);
             var cfg = TrainRunConfig.Load(yaml);
             Assert.Equal(Path.Combine(dir.FullName, "out"), cfg.Output);
@@ -319,15 +332,7 @@ public class TrainerTests(Xunit.Abstractions.ITestOutputHelper log)
         var dir = Directory.CreateTempSubdirectory("sam2cli");
         try
         {
-            var yaml = Path.Combine(dir.FullName, "run.yaml");
-            File.WriteAllText(yaml, $"""
-                model:
-                  config: {Path.Combine(folder, "config.yaml")}
-                  checkpoint: {Path.Combine(folder, "model.pt")}
-                data:
-                  img_folder: imgs
-                  gt_folder: gts
-                  num_frames: 2
+            var yaml = TrainingDataTests.WriteRunYaml(dir.FullName, "imgs", "gts", null, """
                 prompts:
                   prob_to_use_pt_input: 0
                   num_frames_to_correct: 1
@@ -336,7 +341,6 @@ public class TrainerTests(Xunit.Abstractions.ITestOutputHelper log)
                   freeze_image_encoder: true
                 run:
                   steps: 1
-                output: out
                 """);
             var inputs = Golden.Tensors(Path.Combine(folder, "train", "inputs.safetensors"));
             var source = new FixedClip(inputs["img_batch"][TensorIndex.Slice(0, 2)], inputs["masks"][TensorIndex.Slice(0, 2)]);
