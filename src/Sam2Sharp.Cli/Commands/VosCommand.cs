@@ -42,9 +42,7 @@ public static class VosCommand
             // Paths are checked before the model is loaded.
             VosInference.CheckFolders(options);
             var videos = VosInference.VideoNames(options.BaseVideoDir, r.GetValue(videoList));
-            foreach (var v in videos)
-                if (!Directory.Exists(Path.Combine(options.BaseVideoDir, v)))
-                    throw new Sam2Exception($"video {v} not found: no folder {Path.Combine(options.BaseVideoDir, v)}");
+            VosInference.CheckVideos(options.BaseVideoDir, videos);
 
             using var sam = model.Load(r, VosInference.ConfigAdjustment(options.PerObjPngFile, r.GetValue(post)));
             var predictor = new Sam2VideoPredictor(sam);

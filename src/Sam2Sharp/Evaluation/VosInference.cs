@@ -63,6 +63,14 @@ public static class VosInference
         if (!Directory.Exists(o.InputMaskDir)) throw new Sam2Exception($"input mask folder not found: {o.InputMaskDir}");
     }
 
+    /// <summary>Every listed video has its frame folder (checked before any model work).</summary>
+    public static void CheckVideos(string baseVideoDir, IEnumerable<string> videos)
+    {
+        foreach (var v in videos)
+            if (!Directory.Exists(Path.Combine(baseVideoDir, v)))
+                throw new Sam2Exception($"video {v} not found: no folder {Path.Combine(baseVideoDir, v)}");
+    }
+
     /// <summary>One video, with all objects together or (for objects appearing later) each on its own.</summary>
     public static void RunVideo(Sam2VideoPredictor predictor, VosInferenceOptions o, string videoName, Action<string>? log = null)
     {
@@ -72,9 +80,8 @@ public static class VosInference
 
     static FolderFrameSource OpenVideo(VosInferenceOptions o, string videoName)
     {
-        var dir = Path.Combine(o.BaseVideoDir, videoName);
-        if (!Directory.Exists(dir)) throw new Sam2Exception($"video {videoName} not found: no folder {dir}");
-        return new FolderFrameSource(dir, JpegExtensions);
+        CheckVideos(o.BaseVideoDir, [videoName]);
+        return new FolderFrameSource(Path.Combine(o.BaseVideoDir, videoName), JpegExtensions);
     }
 
     /// <summary>All objects tracked together from the masks of the first frame (or of every frame with masks).</summary>

@@ -31,14 +31,11 @@ public sealed class HeldOutEvaluation
     /// <summary>Checks the split before training starts: the list, and a frame folder and an annotation folder per video.</summary>
     public HeldOutEvaluation(string imageFolder, string gtFolder, string fileList, string outputFolder)
     {
-        if (!File.Exists(fileList)) throw new Sam2Exception($"held-out video list not found: {fileList}");
         Videos = VosInference.VideoNames(imageFolder, fileList);
         if (Videos.Count == 0) throw new Sam2Exception($"held-out video list {fileList} names no video");
+        VosInference.CheckVideos(imageFolder, Videos);
         foreach (var v in Videos)
-        {
-            if (!Directory.Exists(Path.Combine(imageFolder, v))) throw new Sam2Exception($"held-out video {v}: no frame folder {Path.Combine(imageFolder, v)}");
             if (!Directory.Exists(Path.Combine(gtFolder, v))) throw new Sam2Exception($"held-out video {v}: no annotation folder {Path.Combine(gtFolder, v)}");
-        }
         ImageFolder = imageFolder; GtFolder = gtFolder; OutputFolder = outputFolder;
         PerObjPngFile = Directory.GetDirectories(Path.Combine(gtFolder, Videos[0])).Length > 0;
     }

@@ -128,8 +128,8 @@ public sealed class TrainRunConfig
         c.Data.GtFolder = Abs(c.Data.GtFolder)!;
         c.Data.FileListTxt = Abs(c.Data.FileListTxt);
         c.Eval.FileListTxt = Abs(c.Eval.FileListTxt);
-        c.Eval.ImgFolder = Abs(c.Eval.ImgFolder) ?? c.Data.ImgFolder;
-        c.Eval.GtFolder = Abs(c.Eval.GtFolder) ?? c.Data.GtFolder;
+        c.Eval.ImgFolder = Abs(c.Eval.ImgFolder);
+        c.Eval.GtFolder = Abs(c.Eval.GtFolder);
         c.Output = Abs(c.Output)!;
         c.Validate(path);
         return c;
