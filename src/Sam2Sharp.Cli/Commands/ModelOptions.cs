@@ -23,10 +23,11 @@ public sealed class ModelOptions
 
     public void AddTo(Command c) { c.Options.Add(Checkpoint); c.Options.Add(Config); }
 
-    /// <summary>The model; with neither --config nor --checkpoint, <paramref name="defaultConfig"/> with random weights (benchmarks).</summary>
-    public Sam2Base Load(ParseResult r, Func<Config.Sam2Config, Config.Sam2Config>? adjust = null, string? defaultConfig = null)
+    /// <summary>The model (default options: the reference builders' post-processing); with neither --config nor
+    /// --checkpoint, <paramref name="defaultConfig"/> with random weights (benchmarks).</summary>
+    public Sam2Base Load(ParseResult r, Sam2ModelOptions? options = null, string? defaultConfig = null)
     {
         string? config = r.GetValue(Config), checkpoint = r.GetValue(Checkpoint);
-        return Sam2Builder.Load(config ?? (checkpoint is null ? defaultConfig : null), checkpoint, adjust);
+        return Sam2Builder.Load(config ?? (checkpoint is null ? defaultConfig : null), checkpoint, options);
     }
 }

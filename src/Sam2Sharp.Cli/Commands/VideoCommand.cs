@@ -102,8 +102,8 @@ public static class VideoCommand
             }
 
             using var staged = new StagedOutputs();
-            using var sam = Sam2Builder.Load(q.Config, q.Checkpoint, c => c.WithVideoPostprocessing() with { NonOverlapMasks = q.NonOverlapMasks });
-            var predictor = new Sam2VideoPredictor(sam);
+            using var sam = Sam2Builder.Load(q.Config, q.Checkpoint);
+            var predictor = new Sam2VideoPredictor(sam, new Sam2VideoPredictorOptions { NonOverlapMasks = q.NonOverlapMasks });
             session = predictor.InitState(frames);
             using var tensors = tensorsPath is null ? null : new SafetensorsStreamWriter(staged.Scratch(tensorsPath));
             var lastState = new SortedDictionary<int, byte[]>(); // frame → its latest label map, PNG-encoded (small)
@@ -233,7 +233,7 @@ public static class VideoCommand
     /// <summary>How many frames a propagation visits (for the progress bar), the predictor's rule for its range.</summary>
     static int FrameCount(VideoSession s, PropagateStep a)
     {
-        int start = a.StartFrame ?? s.Objects.SelectMany(o => o.Output.CondFrameOutputs.Keys).DefaultIfEmpty(0).Min();
+        int start = a.StartFrame ?? s.Objects.SelectMany(o => o.CondFrameOutputs.Keys).DefaultIfEmpty(0).Min();
         int max = a.MaxFrames ?? s.NumFrames;
         return a.Reverse ? (start > 0 ? start - Math.Max(start - max, 0) + 1 : 0) : Math.Max(0, Math.Min(start + max, s.NumFrames - 1) - start + 1);
     }

@@ -44,8 +44,8 @@ public static class VosCommand
             var videos = VosInference.VideoNames(options.BaseVideoDir, r.GetValue(videoList));
             VosInference.CheckVideos(options.BaseVideoDir, videos);
 
-            using var sam = model.Load(r, VosInference.ConfigAdjustment(options.PerObjPngFile, r.GetValue(post)));
-            var predictor = new Sam2VideoPredictor(sam);
+            using var sam = model.Load(r, new Sam2ModelOptions { ApplyPostprocessing = r.GetValue(post) });
+            var predictor = new Sam2VideoPredictor(sam, VosInference.PredictorOptions(options.PerObjPngFile));
             if (!isQuiet)
             {
                 Console.WriteLine(options.UseAllMasks

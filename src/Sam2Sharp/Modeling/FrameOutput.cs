@@ -1,3 +1,4 @@
+using Sam2Sharp.IO;
 using static TorchSharp.torch;
 
 namespace Sam2Sharp.Modeling;
@@ -36,15 +37,14 @@ public sealed class FrameOutput : IDisposable
     public bool IsSpilled => predMasks.IsSpilled;
 
     /// <summary>
-    /// Moves the mask logits and memory features to files under <paramref name="dir"/>, keeping the
-    /// small pointer and score in memory, so that a long video's memory bank does not grow in RAM.
+    /// Moves the mask logits and memory features to files of <paramref name="folder"/>, keeping the small
+    /// pointer and score in memory, so that a long video's memory bank does not grow in RAM.
     /// Reading them afterwards loads a copy into the current dispose scope.
     /// </summary>
-    public void Spill(string dir)
+    internal void Spill(SpillFolder folder)
     {
-        var stem = Path.Combine(dir, Guid.NewGuid().ToString("N"));
-        predMasks.Spill(stem + ".mask");
-        maskmemFeatures?.Spill(stem + ".mem");
+        predMasks.Spill(folder);
+        maskmemFeatures?.Spill(folder);
     }
     public IReadOnlyList<Tensor>? MaskmemPosEnc { get; set; }
 
@@ -76,56 +76,30 @@ public sealed class FrameOutput : IDisposable
     public void Dispose()
     {
         foreach (var t in Computed()) t.Dispose();
-        predMasks.DeleteFile();
-        maskmemFeatures?.DeleteFile();
+        predMasks.Delete();
+        maskmemFeatures?.Delete();
     }
 }
 
-/// <summary>A tensor held in memory, or spilled to a file of its raw bytes and reloaded on each access.</summary>
+/// <summary>A tensor held in memory, or spilled to a file and reloaded on each access.</summary>
 internal sealed class Spillable(Tensor value)
 {
     private Tensor? inMemory = value;
-    private string? path;
-    private readonly long[] shape = value.shape;
-    private readonly ScalarType dtype = value.dtype;
+    private SpilledTensor? spilled;
 
     public Tensor? InMemory => inMemory;
     public bool IsSpilled => inMemory is null;
 
-    public Tensor Get()
-    {
-        if (inMemory is not null) return inMemory;
-        var t = empty(shape, dtype);
-        t.bytes = File.ReadAllBytes(path!);
-        return t;
-    }
+    public Tensor Get() => inMemory ?? spilled!.Load();
 
-    public void Spill(string file)
+    public void Spill(SpillFolder folder)
     {
         if (inMemory is null) return;
-        File.WriteAllBytes(file, inMemory.bytes.ToArray());
-        path = file;
+        spilled = folder.Write(inMemory);
         inMemory.Dispose();
         inMemory = null;
     }
 
-    public void DeleteFile()
-    {
-        if (path is not null && File.Exists(path)) File.Delete(path);
-    }
-}
-
-/// <summary>
-/// The memory bank of one object (the reference's <c>output_dict</c>): outputs on conditioning
-/// frames (those with prompts) and on the frames tracked from them, by frame index.
-/// </summary>
-public sealed class ObjectMemory
-{
-    public SortedDictionary<int, FrameOutput> CondFrameOutputs { get; } = new();
-    public SortedDictionary<int, FrameOutput> NonCondFrameOutputs { get; } = new();
-
-    public SortedDictionary<int, FrameOutput> Get(bool isCond) => isCond ? CondFrameOutputs : NonCondFrameOutputs;
-
-    public FrameOutput? Find(int frame) =>
-        CondFrameOutputs.GetValueOrDefault(frame) ?? NonCondFrameOutputs.GetValueOrDefault(frame);
+    /// <summary>Removes the spilled copy, if any.</summary>
+    public void Delete() => spilled?.Delete();
 }
