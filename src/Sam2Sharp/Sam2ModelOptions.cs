@@ -1,8 +1,9 @@
 using Sam2Sharp.Config;
+using Sam2Sharp.Hub;
 
 namespace Sam2Sharp;
 
-/// <summary>How <see cref="Sam2Builder.Load"/> builds a model from its config and checkpoint.</summary>
+/// <summary>How <see cref="Sam2Builder"/> builds a model.</summary>
 public sealed record Sam2ModelOptions
 {
     /// <summary>
@@ -18,6 +19,12 @@ public sealed record Sam2ModelOptions
     /// (e.g. a drop-path rate for training); null: none.
     /// </summary>
     public Func<Sam2Config, Sam2Config>? ConfigOverrides { get; init; }
+
+    /// <summary>Where models given by name come from (registry, cache, network); null: a hub configured from the environment.</summary>
+    public ModelHub? Hub { get; init; }
+
+    /// <summary>Receives download progress when a model given by name is fetched.</summary>
+    public IProgress<DownloadProgress>? DownloadProgress { get; init; }
 
     /// <summary>The config as this model is built from it.</summary>
     internal Sam2Config Apply(Sam2Config config)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Sam2Sharp.Evaluation;
+using Sam2Sharp.IO;
 using Sam2Sharp.Video;
 using Spectre.Console;
 
@@ -35,7 +36,7 @@ public static class VosCommand
                 OutputMaskDir = r.GetValue(outputMaskDir)!,
                 ScoreThresh = r.GetValue(scoreThresh),
                 UseAllMasks = r.GetValue(useAll),
-                PerObjPngFile = r.GetValue(perObj),
+                Layout = r.GetValue(perObj) ? VosLayout.PerObject : VosLayout.Palette,
                 TrackObjectAppearingLaterInVideo = r.GetValue(later),
             };
             bool isQuiet = r.GetValue(quiet);
@@ -45,7 +46,7 @@ public static class VosCommand
             VosInference.CheckVideos(options.BaseVideoDir, videos);
 
             using var sam = model.Load(r, new Sam2ModelOptions { ApplyPostprocessing = r.GetValue(post) });
-            var predictor = new Sam2VideoPredictor(sam, VosInference.PredictorOptions(options.PerObjPngFile));
+            var predictor = new Sam2VideoPredictor(sam, VosInference.PredictorOptions(options.Layout));
             if (!isQuiet)
             {
                 Console.WriteLine(options.UseAllMasks
