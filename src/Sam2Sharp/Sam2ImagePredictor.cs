@@ -31,10 +31,15 @@ public sealed class Sam2ImagePredictor : IDisposable
     private List<Tensor>? highResFeats;  // B×C/8×S/4×S/4, B×C/4×S/8×S/8
     private List<(int H, int W)> origHw = new();
 
+    /// <summary>Whether an image (or batch) is embedded.</summary>
     public bool IsImageSet => imageEmbed is not null;
+    /// <summary>Whether a batch was set with <see cref="SetImageBatch"/>.</summary>
     public bool IsBatch { get; private set; }
+    /// <summary>The image embedding, B×C×S/16×S/16 (owned by the predictor).</summary>
     public Tensor ImageEmbedding => imageEmbed ?? throw new InvalidOperationException("An image must be set with SetImage(...) first.");
+    /// <summary>The decoder's high-resolution features, B×C/8×S/4×S/4 and B×C/4×S/8×S/8.</summary>
     public IReadOnlyList<Tensor> HighResFeatures => highResFeats ?? throw new InvalidOperationException("An image must be set with SetImage(...) first.");
+    /// <summary>The sizes of the images set, in order.</summary>
     public IReadOnlyList<(int H, int W)> OriginalSizes => origHw;
 
     /// <summary>A predictor on <paramref name="model"/> (shared, not owned) with the given options (default: the reference's).</summary>
@@ -74,6 +79,7 @@ public sealed class Sam2ImagePredictor : IDisposable
         origHw = originalSizes.ToList();
     }
 
+    /// <summary>Frees the embedding; a new image must be set before predicting.</summary>
     public void ResetPredictor()
     {
         imageEmbed?.Dispose();
@@ -172,5 +178,6 @@ public sealed class Sam2ImagePredictor : IDisposable
         return (masks.MoveToOuterDisposeScope(), dec.IouPred.MoveToOuterDisposeScope(), lowRes.MoveToOuterDisposeScope());
     }
 
+    /// <summary>Frees the embedding (not the model).</summary>
     public void Dispose() => ResetPredictor();
 }

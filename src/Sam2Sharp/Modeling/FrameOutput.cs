@@ -19,7 +19,9 @@ public sealed record PointInputs(Tensor Coords, Tensor Labels)
 /// </summary>
 public sealed class FrameOutput : IDisposable
 {
+    /// <summary>The clicks and box the step was given (not owned: the session keeps its prompts).</summary>
     public PointInputs? PointInputs { get; init; }
+    /// <summary>The mask prompt the step was given (not owned).</summary>
     public Tensor? MaskInputs { get; init; }
     private Spillable predMasks = null!;
     private Spillable? maskmemFeatures;
@@ -28,12 +30,14 @@ public sealed class FrameOutput : IDisposable
     public required Tensor PredMasks { get => predMasks.Get(); set => predMasks = new Spillable(value); }
     /// <summary>Full-resolution logits (S×S); only kept while a step needs them.</summary>
     public Tensor? PredMasksHighRes { get; set; }
+    /// <summary>The object pointer, B×C: the token memory attention reads for this frame.</summary>
     public required Tensor ObjPtr { get; set; }
+    /// <summary>Whether the object is on the frame, B×1 (positive: present).</summary>
     public Tensor? ObjectScoreLogits { get; set; }
     /// <summary>The encoded memory, bfloat16 in the video predictor (read back from disk when spilled).</summary>
     public Tensor? MaskmemFeatures { get => maskmemFeatures?.Get(); set => maskmemFeatures = value is null ? null : new Spillable(value); }
 
-    /// <summary>Whether the large tensors live on disk (see <see cref="Spill"/>).</summary>
+    /// <summary>Whether the large tensors were moved to disk (a long video's old frames); reading them loads a copy.</summary>
     public bool IsSpilled => predMasks.IsSpilled;
 
     /// <summary>
@@ -46,6 +50,7 @@ public sealed class FrameOutput : IDisposable
         predMasks.Spill(folder);
         maskmemFeatures?.Spill(folder);
     }
+    /// <summary>The memory's position encoding (shared by every frame of a session: not owned).</summary>
     public IReadOnlyList<Tensor>? MaskmemPosEnc { get; set; }
 
     /// <summary>Moves the tensors a step computed (not the prompts it was given) out of the current dispose scope.</summary>
