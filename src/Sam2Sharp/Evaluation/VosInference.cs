@@ -145,7 +145,7 @@ public static class VosInference
         {
             using (r)
             {
-                var perObj = Threshold(r.MaskLogits, r.ObjIds, o.ScoreThresh, frames.Width, frames.Height);
+                var perObj = LabelMap.Threshold(r.MaskLogits, r.ObjIds, o.ScoreThresh);
                 SaveMasks(o.OutputMaskDir, videoName, names[r.FrameIdx], perObj, frames.Width, frames.Height, o.PerObjPngFile, palette);
             }
         }
@@ -211,7 +211,7 @@ public static class VosInference
                 for (int i = 0; i < objectIds.Count; i++)
                     if (scores[objectIds[i]].TryGetValue(f, out var s)) all[TensorIndex.Slice(i, i + 1)] = s.unsqueeze(0);
                 if (!o.PerObjPngFile) all = Modeling.Sam2Base.ApplyNonOverlappingConstraints(all);
-                var perObj = Threshold(all, objectIds, o.ScoreThresh, w, h);
+                var perObj = LabelMap.Threshold(all, objectIds, o.ScoreThresh);
                 SaveMasks(o.OutputMaskDir, videoName, names[f], perObj, w, h, o.PerObjPngFile, palette);
             }
         }
@@ -273,19 +273,6 @@ public static class VosInference
 
     static Tensor MaskTensor(bool[] mask, int width, int height) => tensor(mask, new long[] { height, width });
 
-    /// <summary>Objects × 1 × H × W logits → per-object on/off pixels (row-major).</summary>
-    static Dictionary<int, bool[]> Threshold(Tensor logits, IReadOnlyList<int> objIds, double thresh, int width, int height)
-    {
-        using var on = (logits > thresh).reshape(objIds.Count, (long)height * width).cpu();
-        var result = new Dictionary<int, bool[]>();
-        for (int i = 0; i < objIds.Count; i++)
-        {
-            using var row = on[i];
-            result[objIds[i]] = row.data<bool>().ToArray();
-        }
-        return result;
-    }
-
     /// <summary>
     /// Writes one frame: a label map (DAVIS: where masks overlap the smaller id wins) or one 0/1 indexed PNG per object in
     /// <c>&lt;object id:000&gt;/</c> (SA-V), always with the input's palette (the DAVIS palette if it had none), as the reference does.
@@ -298,12 +285,7 @@ public static class VosInference
         if (palette.Length > 768) palette = palette[..768];
         if (!perObjPngFile)
         {
-            var map = new byte[width * height];
-            foreach (int id in perObj.Keys.OrderDescending())
-            {
-                var m = perObj[id];
-                for (int p = 0; p < map.Length; p++) if (m[p]) map[p] = unchecked((byte)id);
-            }
+            var map = LabelMap.Compose(perObj, width * height);
             PalettePng.WriteIndexed(Path.Combine(videoDir, frameName + ".png"), map, width, height, palette);
             return;
         }
