@@ -190,7 +190,9 @@ public static class VideoSteps
             if (opEl.ValueKind != JsonValueKind.String) throw Fail("op", $"must be a string, got {Kind(opEl)}");
             op = opEl.GetString()!;
             if (!Ops.TryGetValue(op, out var info)) throw Fail("op", $"unknown op '{op}' (known: {string.Join(", ", Ops.Keys)})");
-            var allowed = info.Properties.Select(p => p.Name).ToList();
+            // The fields are the records' constructor parameters (Index, Op and ObjectId are not read from JSON).
+            var fields = info.Properties.Where(p => p.AssociatedParameter is not null).ToList();
+            var allowed = fields.Select(p => p.Name).ToList();
             var seen = new HashSet<string>();
             foreach (var p in el.EnumerateObject())
             {
@@ -198,14 +200,14 @@ public static class VideoSteps
                 if (p.Name != "op" && !allowed.Contains(p.Name))
                     throw Fail(p.Name, $"unknown field for {op} (allowed: {(allowed.Count == 0 ? "none" : string.Join(", ", allowed))})");
             }
-            foreach (var p in info.Properties)
+            foreach (var p in fields)
                 if (p.AssociatedParameter is { HasDefaultValue: false } && !seen.Contains(p.Name)) throw Fail(p.Name, "missing");
             VideoStep step;
             try { step = el.Deserialize<VideoStep>(Json)!; }
             catch (JsonException e)
             {
                 string field = FieldOf(e.Path);
-                var prop = info.Properties.FirstOrDefault(p => p.Name == field);
+                var prop = fields.FirstOrDefault(p => p.Name == field);
                 string got = el.TryGetProperty(field, out var v) ? Truncate(v.GetRawText()) : "?";
                 throw Fail(field, prop is null ? e.Message.Split('\n')[0] : $"must be {Expected(prop.PropertyType)}, got {got}");
             }
