@@ -128,4 +128,15 @@ public sealed class StagedOutputsTests : IDisposable
         using (StagedOutputs.Open([new OutputTarget("t", P("t.safetensors"))])) { }
         Assert.Equal([".other.partial-0123abcd.safetensors=someone else's"], Snapshot());
     }
+
+    [Fact]
+    public void AFolderNamedWithATrailingSlashIsThatFolder()
+    {
+        using (var s = StagedOutputs.Open([new OutputTarget("--output", P("masks") + "/", IsFolder: true)]))
+        {
+            File.WriteAllText(Path.Combine(s.Folder(P("masks") + "/"), "00000.png"), "png");
+            s.Commit();
+        }
+        Assert.Equal(["masks", "masks/00000.png=png"], Snapshot());
+    }
 }

@@ -36,7 +36,7 @@ public sealed class StagedOutputs : IDisposable
     /// <exception cref="Sam2Exception">a target cannot be produced, two targets are the same, or another run holds one.</exception>
     public static StagedOutputs Open(IEnumerable<OutputTarget> outputs)
     {
-        var list = outputs.Select(t => t with { Path = System.IO.Path.GetFullPath(t.Path) }).ToList();
+        var list = outputs.Select(t => t with { Path = FullPath(t.Path) }).ToList();
         foreach (var g in list.GroupBy(t => t.Path, StringComparer.Ordinal).Where(g => g.Count() > 1))
             throw new Sam2Exception($"{string.Join(" and ", g.Select(t => t.Label))} are the same path ({g.Key}); give each output its own name");
         foreach (var t in list) { CheckParent(t); CheckTarget(t); } // before the locks: nothing is made beside a refused target
@@ -50,6 +50,9 @@ public sealed class StagedOutputs : IDisposable
         catch { s.Dispose(); throw; }
         return s;
     }
+
+    /// <summary>The absolute path without a trailing separator ("masks/" names the folder masks).</summary>
+    static string FullPath(string path) => System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(path));
 
     static void CheckParent(OutputTarget t)
     {
@@ -108,7 +111,7 @@ public sealed class StagedOutputs : IDisposable
 
     string Stage(string target, bool folder)
     {
-        target = System.IO.Path.GetFullPath(target);
+        target = FullPath(target);
         var t = targets.FirstOrDefault(x => x.Target.Path == target).Target
             ?? throw new ArgumentException($"{target} was not opened as an output", nameof(target));
         if (t.IsFolder != folder) throw new ArgumentException($"{target} was opened as a {(t.IsFolder ? "folder" : "file")}", nameof(target));
@@ -121,7 +124,7 @@ public sealed class StagedOutputs : IDisposable
     /// <summary>A working file beside the output <paramref name="near"/>, deleted when this is disposed, committed or not.</summary>
     public string Scratch(string near)
     {
-        var t = Beside(System.IO.Path.GetFullPath(near), "scratch");
+        var t = Beside(FullPath(near), "scratch");
         scratch.Add(t);
         return t;
     }

@@ -39,7 +39,7 @@ public sealed class VideoOutputs : IDisposable
     bool LabelMaps => options.MaskFolder is not null || options.OverlayVideo is not null;
 
     /// <summary>The paths written, for reporting.</summary>
-    public IEnumerable<string> Paths => new[] { options.MaskFolder, options.OverlayVideo, options.Tensors }.Where(t => t is not null).Select(t => Path.GetFullPath(t!.Path));
+    public IEnumerable<string> Paths => new[] { options.MaskFolder, options.OverlayVideo, options.Tensors }.Where(t => t is not null).Select(t => Path.TrimEndingDirectorySeparator(Path.GetFullPath(t!.Path)));
 
     VideoOutputs(VideoOutputOptions options, IFrameSource frames, StagedOutputs staged, IReadOnlyList<int> allIds, string? encoder, string? frameRate)
     {
@@ -86,6 +86,11 @@ public sealed class VideoOutputs : IDisposable
                 frameRate = options.FrameRate ?? (options.VideoFile is { } vf ? OverlayVideoWriter.FrameRateOf(vf) : null) ?? "24";
             }
             return new VideoOutputs(options, frames, staged, allIds, encoder, frameRate);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            staged.Dispose();
+            throw new Sam2Exception($"{options.Tensors?.Label} {options.Tensors?.Path}: cannot make its scratch file ({e.Message})", e);
         }
         catch { staged.Dispose(); throw; }
     }
