@@ -12,10 +12,16 @@ public static class Sam2Builder
 {
     /// <summary>
     /// The model for a config (a built-in name or YAML path; null: inferred from the checkpoint)
-    /// with the checkpoint loaded strictly (null: random weights), in eval mode.
+    /// with the checkpoint loaded strictly (null: random weights), in eval mode, on <see cref="Sam2ModelOptions.Device"/>.
     /// </summary>
-    public static Sam2Base Load(string? configNameOrPath, string? checkpointPath, Func<Sam2Config, Sam2Config>? adjust = null)
+    public static Sam2Base Load(string? configNameOrPath, string? checkpointPath, Sam2ModelOptions? options = null) =>
+        Load(configNameOrPath, checkpointPath, null, options);
+
+    /// <summary>As <see cref="Load(string?, string?, Sam2ModelOptions?)"/>, with the config changed by <paramref name="adjust"/> first.</summary>
+    public static Sam2Base Load(string? configNameOrPath, string? checkpointPath, Func<Sam2Config, Sam2Config>? adjust,
+        Sam2ModelOptions? options = null)
     {
+        options ??= new Sam2ModelOptions();
         Dictionary<string, Tensor>? sd = checkpointPath is null ? null : Checkpoint.ReadStateDict(checkpointPath);
         var config = configNameOrPath is not null ? ConfigLoader.Load(configNameOrPath)
             : sd is not null ? Checkpoint.InferConfig(sd, checkpointPath!)
@@ -27,10 +33,12 @@ public static class Sam2Builder
             Checkpoint.LoadInto(model, sd, checkpointPath!);
             foreach (var t in sd.Values) t.Dispose();
         }
+        model.to(options.Device);
         model.eval();
         return model;
     }
 
+    /// <summary>The Hiera trunk and FPN neck of a config.</summary>
     public static ImageEncoder BuildImageEncoder(ImageEncoderConfig c)
     {
         var t = c.Trunk;
@@ -48,6 +56,7 @@ public static class Sam2Builder
     static RoPEAttention BuildRope(RoPEAttentionConfig a) =>
         new(a.EmbeddingDim, a.NumHeads, a.DownsampleRate, a.Dropout, a.KvInDim, a.RopeTheta, a.RopeKRepeat, a.FeatSizes);
 
+    /// <summary>The memory attention stack of a config.</summary>
     public static MemoryAttention BuildMemoryAttention(MemoryAttentionConfig c)
     {
         var l = c.Layer;
@@ -57,6 +66,7 @@ public static class Sam2Builder
             c.NumLayers, c.BatchFirst);
     }
 
+    /// <summary>The memory encoder (mask downsampler, fuser, position encoding) of a config.</summary>
     public static MemoryEncoder BuildMemoryEncoder(MemoryEncoderConfig c)
     {
         var d = c.MaskDownsampler;

@@ -210,20 +210,11 @@ public static class VideoCommand
                 break;
             case PropagateStep a:
                 var results = p.PropagateInVideo(s, a.StartFrame, a.MaxFrames, a.Reverse); // the preflight has run here
-                if (!interactive)
+                int total = interactive ? FrameCount(s, a) : 0, done = 0;
+                ProgressDisplay.Run($"step {a.Index} propagate{(a.Reverse ? " (reverse)" : "")}", quiet: !interactive, progress =>
                 {
-                    foreach (var r in results) emit(r);
-                    break;
-                }
-                int total = FrameCount(s, a);
-                AnsiConsole.Progress()
-                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-                    .Start(ctx =>
-                    {
-                        var task = ctx.AddTask($"step {a.Index} propagate{(a.Reverse ? " (reverse)" : "")}", maxValue: Math.Max(total, 1));
-                        foreach (var r in results) { emit(r); task.Increment(1); }
-                        task.Value = task.MaxValue;
-                    });
+                    foreach (var r in results) { emit(r); progress?.Report(new Sam2Progress(++done, total, "frames")); }
+                });
                 break;
             default:
                 throw new InvalidOperationException(step.Op);

@@ -88,6 +88,7 @@ internal sealed class Spillable(Tensor value)
     private string? path;
     private readonly long[] shape = value.shape;
     private readonly ScalarType dtype = value.dtype;
+    private readonly Device device = value.device;
 
     public Tensor? InMemory => inMemory;
     public bool IsSpilled => inMemory is null;
@@ -95,15 +96,16 @@ internal sealed class Spillable(Tensor value)
     public Tensor Get()
     {
         if (inMemory is not null) return inMemory;
-        var t = empty(shape, dtype);
+        var t = empty(shape, dtype, CPU);
         t.bytes = File.ReadAllBytes(path!);
-        return t;
+        if (device.type == TorchSharp.DeviceType.CPU) return t;
+        using (t) return t.to(device);
     }
 
     public void Spill(string file)
     {
         if (inMemory is null) return;
-        File.WriteAllBytes(file, inMemory.bytes.ToArray());
+        using (var host = inMemory.cpu()) File.WriteAllBytes(file, host.bytes.ToArray());
         path = file;
         inMemory.Dispose();
         inMemory = null;
