@@ -12,6 +12,7 @@ namespace Sam2Sharp;
 /// </summary>
 public static class Checkpoint
 {
+    /// <summary>The state dict of an official checkpoint (<c>torch.save({"model": state_dict})</c>) or of a bare state dict.</summary>
     public static Dictionary<string, Tensor> ReadStateDict(string path)
     {
         if (!File.Exists(path)) throw new Sam2Exception($"checkpoint not found: {path}");
@@ -97,6 +98,6 @@ public static class Checkpoint
             var c = BuiltinConfigs.Get($"{v}_hiera_{size}");
             if (c.ImageEncoder.Trunk.EmbedDim == embed && c.ImageEncoder.Trunk.Stages.Sum() == blocks) return c;
         }
-        throw new Sam2Exception($"checkpoint {source} (trunk width {embed}, {blocks} blocks) matches no built-in config; give --config");
+        throw new Sam2Exception($"checkpoint {source} (trunk width {embed}, {blocks} blocks) matches no built-in config; name the config (a built-in name or a YAML file)");
     }
 }

@@ -20,6 +20,7 @@ public readonly struct GcPause : IDisposable
 
     private GcPause(bool started) => this.started = started;
 
+    /// <summary>Keeps the garbage collector out until the returned pause is disposed (nested pauses are fine).</summary>
     public static GcPause Start()
     {
         if (GCSettings.LatencyMode == GCLatencyMode.NoGCRegion) return new GcPause(false); // nested: the outer one holds
@@ -27,6 +28,7 @@ public readonly struct GcPause : IDisposable
         catch (Exception e) when (e is InvalidOperationException or ArgumentOutOfRangeException) { return new GcPause(false); }
     }
 
+    /// <summary>Ends this pause; collections may run again once no pause is open.</summary>
     public void Dispose()
     {
         if (started && GCSettings.LatencyMode == GCLatencyMode.NoGCRegion)

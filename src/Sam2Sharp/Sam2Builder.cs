@@ -12,7 +12,7 @@ public static class Sam2Builder
 {
     /// <summary>
     /// The model for a config (a built-in name or YAML path; null: inferred from the checkpoint)
-    /// with the checkpoint loaded strictly (null: random weights), in eval mode. By default with the
+    /// with the checkpoint loaded strictly (null: random weights), in eval mode, on <see cref="Sam2ModelOptions.Device"/>. By default with the
     /// reference builders' post-processing (<see cref="Sam2ModelOptions.ApplyPostprocessing"/>).
     /// </summary>
     public static Sam2Base Load(string? configNameOrPath, string? checkpointPath, Sam2ModelOptions? options = null)
@@ -28,6 +28,7 @@ public static class Sam2Builder
             Checkpoint.LoadInto(model, sd, checkpointPath!);
             foreach (var t in sd.Values) t.Dispose();
         }
+        model.to(options.Device);
         model.eval();
         return model;
     }
@@ -47,6 +48,7 @@ public static class Sam2Builder
         finally { own?.Dispose(); }
     }
 
+    /// <summary>The Hiera trunk and FPN neck of a config.</summary>
     public static ImageEncoder BuildImageEncoder(ImageEncoderConfig c)
     {
         var t = c.Trunk;
@@ -64,6 +66,7 @@ public static class Sam2Builder
     static RoPEAttention BuildRope(RoPEAttentionConfig a) =>
         new(a.EmbeddingDim, a.NumHeads, a.DownsampleRate, a.Dropout, a.KvInDim, a.RopeTheta, a.RopeKRepeat, a.FeatSizes);
 
+    /// <summary>The memory attention stack of a config.</summary>
     public static MemoryAttention BuildMemoryAttention(MemoryAttentionConfig c)
     {
         var l = c.Layer;
@@ -73,6 +76,7 @@ public static class Sam2Builder
             c.NumLayers, c.BatchFirst);
     }
 
+    /// <summary>The memory encoder (mask downsampler, fuser, position encoding) of a config.</summary>
     public static MemoryEncoder BuildMemoryEncoder(MemoryEncoderConfig c)
     {
         var d = c.MaskDownsampler;

@@ -70,7 +70,7 @@ public sealed class Sam2ImagePredictor : IDisposable
     {
         ResetPredictor();
         using var unit = InferenceScope.Start();
-        var feats = Model.PrepareBackboneFeatures(Model.ForwardImage(input));
+        var feats = Model.PrepareBackboneFeatures(Model.ForwardImage(input.to(Model.Device)));
         var vf = feats.VisionFeats.ToList();
         if (Model.Config.DirectlyAddNoMemEmbed) vf[^1] = vf[^1] + Model.NoMemEmbed;
         var maps = vf.Select((x, i) => Sam2Base.TokensToMap(x, feats.FeatSizes[i]).contiguous().DetachFromDisposeScope()).ToList();
@@ -137,11 +137,11 @@ public sealed class Sam2ImagePredictor : IDisposable
         {
             if (pointLabels is null || pointLabels.Length != pointCoords.GetLength(0))
                 throw new ArgumentException("point_labels must be supplied with point_coords, one per point.");
-            coords = Transforms.TransformCoords(tensor(pointCoords), normalize, (hw.H, hw.W)).unsqueeze(0);
-            labels = tensor(pointLabels, ScalarType.Int32).unsqueeze(0);
+            coords = Transforms.TransformCoords(tensor(pointCoords, device: Model.Device), normalize, (hw.H, hw.W)).unsqueeze(0);
+            labels = tensor(pointLabels, ScalarType.Int32, Model.Device).unsqueeze(0);
         }
-        if (boxes is not null) box = Transforms.TransformBoxes(tensor(boxes), normalize, (hw.H, hw.W));
-        if (maskInput is not null) mask = maskInput.dim() == 3 ? maskInput.to_type(float32).unsqueeze(0) : maskInput.to_type(float32);
+        if (boxes is not null) box = Transforms.TransformBoxes(tensor(boxes, device: Model.Device), normalize, (hw.H, hw.W));
+        if (maskInput is not null) mask = maskInput.to(float32, Model.Device) is var m && m.dim() == 3 ? m.unsqueeze(0) : m;
         return (coords, labels, box, mask);
     }
 
@@ -160,7 +160,7 @@ public sealed class Sam2ImagePredictor : IDisposable
         {
             // A box is two points labelled 2 (top-left) and 3 (bottom-right), before any clicks.
             var boxCoords = boxes.reshape(-1, 2, 2);
-            var boxLabels = tensor(new[] { 2, 3 }, ScalarType.Int32).reshape(1, 2).repeat(boxes.shape[0], 1);
+            var boxLabels = tensor(new[] { 2, 3 }, ScalarType.Int32, boxes.device).reshape(1, 2).repeat(boxes.shape[0], 1);
             points = points is { } p
                 ? (cat(new[] { boxCoords, p.Item1 }, 1), cat(new[] { boxLabels, p.Item2 }, 1))
                 : (boxCoords, boxLabels);

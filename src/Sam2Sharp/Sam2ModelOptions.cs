@@ -1,5 +1,6 @@
 using Sam2Sharp.Config;
 using Sam2Sharp.Hub;
+using static TorchSharp.torch;
 
 namespace Sam2Sharp;
 
@@ -19,6 +20,9 @@ public sealed record Sam2ModelOptions
     /// (e.g. a drop-path rate for training); null: none.
     /// </summary>
     public Func<Sam2Config, Sam2Config>? ConfigOverrides { get; init; }
+    /// <summary>Where the weights live and every tensor the library makes for this model goes (default: the CPU).
+    /// A CUDA device needs the CUDA build of TorchSharp in the application (see the README).</summary>
+    public Device Device { get; init; } = CPU;
 
     /// <summary>Where models given by name come from (registry, cache, network); null: a hub configured from the environment.</summary>
     public ModelHub? Hub { get; init; }

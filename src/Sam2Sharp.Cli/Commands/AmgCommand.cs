@@ -77,7 +77,7 @@ public static class AmgCommand
             List<MaskAnnotation> anns;
             using (var sam = model.Load(r))
             using (var generator = new Sam2AutomaticMaskGenerator(sam, options))
-                anns = generator.Generate(img);
+                anns = ProgressDisplay.Run("masks", quiet: !ProgressDisplay.IsInteractive(false), progress => generator.Generate(img, progress));
 
             var json = jsonPath is null ? null : ToJson(anns);
             var masks = dirPath is null && overlayPath is null ? null

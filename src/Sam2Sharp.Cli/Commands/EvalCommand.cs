@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Sam2Sharp.Evaluation;
-using Spectre.Console;
 
 namespace Sam2Sharp.Cli.Commands;
 
@@ -80,24 +79,7 @@ public static class EvalCommand
             Console.WriteLine($"In dataset {plan.GtRoot}, evaluating {plan.Videos.Count} videos: {string.Join(", ", plan.Videos)}");
         }
 
-        VosBenchmarkResult result;
-        bool interactive = !quiet && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
-        if (interactive)
-        {
-            VosBenchmarkResult? r = null;
-            AnsiConsole.Progress()
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-                .Start(ctx =>
-                {
-                    var task = ctx.AddTask("videos", maxValue: plan.Videos.Count);
-                    r = VosBenchmark.Run(plan, options, _ => task.Increment(1));
-                });
-            result = r!;
-        }
-        else
-        {
-            result = VosBenchmark.Run(plan, options);
-        }
+        var result = ProgressDisplay.Run("videos", quiet, progress => VosBenchmark.Run(plan, options, progress));
 
         if (!quiet)
         {

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Sam2Sharp.Training;
-using Spectre.Console;
 
 namespace Sam2Sharp.Cli.Commands;
 
@@ -63,61 +62,8 @@ public static class TrainCommand
         var heldOut = cfg.HeldOut();
         using var trainer = new Sam2Trainer(cfg, source, resume);
         if (!quiet && resume) Console.WriteLine($"Resuming at step {trainer.Step} of {cfg.Run.Steps}");
-        bool interactive = !quiet && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
-        double lastLoss = double.NaN;
-        void Save() => trainer.SaveCheckpoint(lastLoss);
-        // Before the first step, every eval.every steps and at the end; a resumed run redoes what came after its checkpoint.
-        void EvaluateIfDue()
-        {
-            if (heldOut is null || (trainer.Step % cfg.Eval.Every != 0 && !trainer.Done)) return;
-            var r = heldOut.Evaluate(trainer.Model, trainer.Step);
-            var line = FormattableString.Invariant($"held-out J&F at step {r.Step}: {r.JF:F1} (J {r.J:F1}, F {r.F:F1}; {r.Videos} videos)");
-            if (interactive) AnsiConsole.WriteLine(line);
-            else if (!quiet) Console.WriteLine(line);
-        }
-        void StepOnce(Action<TrainStepResult> report)
-        {
-            var r = trainer.RunStep();
-            lastLoss = r.Losses[MultiStepMultiMasksAndIous.CoreLoss];
-            report(r);
-            if (trainer.Step % cfg.Run.CheckpointEvery == 0 || trainer.Done) Save();
-            EvaluateIfDue();
-        }
-        if (heldOut is not null)
-        {
-            if (resume) Sam2Trainer.TrimLog(heldOut.LogPath, trainer.Step);
-            EvaluateIfDue();
-        }
-
-        if (interactive)
-        {
-            AnsiConsole.Progress()
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
-                .Start(ctx =>
-                {
-                    var task = ctx.AddTask("training", maxValue: cfg.Run.Steps);
-                    task.Value = trainer.Step;
-                    while (!trainer.Done)
-                        StepOnce(r =>
-                        {
-                            task.Description = Describe(r);
-                            task.Value = trainer.Step;
-                        });
-                });
-        }
-        else
-        {
-            while (!trainer.Done)
-                StepOnce(r =>
-                {
-                    if (!quiet) Console.WriteLine($"step {r.Step + 1}/{cfg.Run.Steps} {Describe(r)}");
-                });
-        }
-        if (!File.Exists(trainer.CheckpointPath)) Save();
+        ProgressDisplay.Run("training", quiet, progress => trainer.Run(heldOut, progress));
         Console.WriteLine($"Saved the model to {trainer.CheckpointPath} (log: {trainer.LogPath})");
         return 0;
     }
-
-    static string Describe(TrainStepResult r) =>
-        FormattableString.Invariant($"loss {r.Losses[MultiStepMultiMasksAndIous.CoreLoss]:F4} lr {r.Lr:G3} {(r.Seconds > 0 ? 1 / r.Seconds : 0):F2} it/s");
 }

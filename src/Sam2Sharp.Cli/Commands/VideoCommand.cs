@@ -109,16 +109,10 @@ public static class VideoCommand
             using (r) outputs.Add(r);
     }
 
-    /// <summary>Runs a propagation under a progress bar fed by the runner's progress reports.</summary>
+    /// <summary>Runs a propagation under the shared progress bar, fed by the runner's progress reports.</summary>
     static void WithProgressBar(VideoStep step, Action<IProgress<VideoStepProgress>> run) =>
-        AnsiConsole.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-            .Start(ctx =>
-            {
-                var task = ctx.AddTask($"step {step.Index} {step.Op}{(step is PropagateStep { Reverse: true } ? " (reverse)" : "")}");
-                run(new Reporter(p => { task.MaxValue = Math.Max(p.Total, 1); task.Value = p.Done; }));
-                task.Value = task.MaxValue;
-            });
+        ProgressDisplay.Run($"step {step.Index} {step.Op}{(step is PropagateStep { Reverse: true } ? " (reverse)" : "")}", quiet: false,
+            progress => run(new Reporter(p => progress?.Report(new Sam2Progress(p.Done, p.Total, "frames")))));
 
     /// <summary>Reports synchronously, on the thread that runs the step (Progress&lt;T&gt; would post to the thread pool).</summary>
     sealed class Reporter(Action<VideoStepProgress> report) : IProgress<VideoStepProgress>

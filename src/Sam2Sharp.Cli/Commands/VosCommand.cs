@@ -2,7 +2,6 @@ using System.CommandLine;
 using Sam2Sharp.Evaluation;
 using Sam2Sharp.IO;
 using Sam2Sharp.Video;
-using Spectre.Console;
 
 namespace Sam2Sharp.Cli.Commands;
 
@@ -54,31 +53,7 @@ public static class VosCommand
                     : "Using only the first frame's masks as prompts.");
                 Console.WriteLine($"Running VOS prediction on {videos.Count} videos: {string.Join(", ", videos)}");
             }
-            bool interactive = !isQuiet && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
-            if (interactive)
-            {
-                AnsiConsole.Progress()
-                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-                    .Start(ctx =>
-                    {
-                        var task = ctx.AddTask("videos", maxValue: videos.Count);
-                        foreach (var v in videos)
-                        {
-                            task.Description = v;
-                            VosInference.RunVideo(predictor, options, v);
-                            task.Increment(1);
-                        }
-                        task.Description = "videos";
-                    });
-            }
-            else
-            {
-                for (int i = 0; i < videos.Count; i++)
-                {
-                    if (!isQuiet) Console.WriteLine($"{i + 1}/{videos.Count} - running on {videos[i]}");
-                    VosInference.RunVideo(predictor, options, videos[i], isQuiet ? null : Console.WriteLine);
-                }
-            }
+            ProgressDisplay.Run("videos", isQuiet, progress => VosInference.Run(predictor, options, videos, progress));
             Console.WriteLine($"Completed VOS prediction on {videos.Count} videos; output masks saved to {options.OutputMaskDir}");
             return 0;
         }));

@@ -136,7 +136,7 @@ public static class AmgUtils
     }
 
     /// <summary>The reference <c>rle_to_mask</c>, as an H×W bool tensor on the CPU.</summary>
-    public static Tensor RleToMask(Rle rle) => tensor(RleToMaskArray(rle), new long[] { rle.Height, rle.Width });
+    public static Tensor RleToMask(Rle rle) => tensor(RleToMaskArray(rle), new long[] { rle.Height, rle.Width }, device: CPU);
 
     /// <summary>Number of "on" pixels (the sum of the odd-indexed counts).</summary>
     public static long AreaFromRle(Rle rle)
@@ -390,7 +390,7 @@ public static class AmgUtils
         var arr = new bool[bytes.Length];
         for (int i = 0; i < arr.Length; i++) arr[i] = bytes[i] != 0;
         var (res, changed) = RemoveSmallRegions(arr, h, w, areaThresh, mode);
-        return (changed ? tensor(res, new long[] { h, w }) : mask.alias(), changed);
+        return (changed ? tensor(res, new long[] { h, w }, device: CPU) : mask.alias(), changed);
     }
 
     /// <summary>
@@ -426,8 +426,8 @@ public static class AmgUtils
         long[] keepIdx;
         using (var scope = NewDisposeScope())
         {
-            var boxesF = tensor(boxes, new long[] { n, 4 }).to_type(ScalarType.Float32);
-            var keepT = Nms.BatchedNms(boxesF, tensor(scores), zeros(n, dtype: ScalarType.Int64), nmsThresh);
+            var boxesF = tensor(boxes, new long[] { n, 4 }, device: CPU).to_type(ScalarType.Float32);
+            var keepT = Nms.BatchedNms(boxesF, tensor(scores, device: CPU), zeros(n, dtype: ScalarType.Int64, device: CPU), nmsThresh);
             keepIdx = keepT.data<long>().ToArray();
         }
         foreach (var i in keepIdx)
@@ -438,11 +438,11 @@ public static class AmgUtils
             if (maskData.Boxes is not null)
             {
                 using var row = maskData.Boxes[i];
-                using var box = tensor(boxes.AsSpan((int)i * 4, 4).ToArray());
+                using var box = tensor(boxes.AsSpan((int)i * 4, 4).ToArray(), device: row.device);
                 row.copy_(box);
             }
         }
-        using (var keep = tensor(keepIdx)) maskData.Filter(keep);
+        using (var keep = tensor(keepIdx, device: CPU)) maskData.Filter(keep);
         return maskData;
     }
 }

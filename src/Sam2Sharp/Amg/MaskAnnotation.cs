@@ -6,11 +6,17 @@ namespace Sam2Sharp.Amg;
 /// </summary>
 public sealed record MaskSegmentation
 {
+    /// <summary>Which of the three forms is set.</summary>
     public AmgOutputMode Mode { get; }
+    /// <summary>Mask height in pixels (the image's).</summary>
     public int Height { get; }
+    /// <summary>Mask width in pixels (the image's).</summary>
     public int Width { get; }
+    /// <summary>The pixels, row-major H×W (binary mask mode).</summary>
     public bool[]? Mask { get; }
+    /// <summary>Uncompressed RLE (column-major counts, as COCO).</summary>
     public Rle? Rle { get; }
+    /// <summary>COCO's compressed RLE.</summary>
     public CocoRle? CocoRle { get; }
 
     MaskSegmentation(AmgOutputMode mode, int height, int width, bool[]? mask, Rle? rle, CocoRle? coco)

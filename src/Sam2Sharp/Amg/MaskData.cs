@@ -97,7 +97,7 @@ public sealed class MaskData : IDisposable
     /// <summary>Keeps the entries at the given indices, in that order.</summary>
     public void Filter(long[] keep)
     {
-        using var k = tensor(keep, dtype: ScalarType.Int64);
+        using var k = tensor(keep, dtype: ScalarType.Int64, device: CPU); // moved to each field's device
         Filter(k);
     }
 

@@ -13,7 +13,9 @@ namespace Sam2Sharp.Amg;
 /// </summary>
 public sealed class Sam2AutomaticMaskGenerator : IDisposable
 {
+    /// <summary>The generator's settings (validated).</summary>
     public AmgOptions Options { get; }
+    /// <summary>The image predictor that decodes the point prompts.</summary>
     public Sam2ImagePredictor Predictor { get; }
 
     readonly IReadOnlyList<double[,]> pointGrids;
@@ -32,11 +34,14 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
     }
 
     /// <summary>The annotations of every mask found, in the reference's order; empty when none passes the filters.</summary>
-    public List<MaskAnnotation> Generate(RgbImage image)
+    /// <param name="image">The image, any size.</param>
+    /// <param name="progress">Told after each batch of point prompts (<see cref="AmgOptions.PointsPerBatch"/>).</param>
+    /// <param name="cancellationToken">Checked before each batch.</param>
+    public List<MaskAnnotation> Generate(RgbImage image, IProgress<Sam2Progress>? progress = null, CancellationToken cancellationToken = default)
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        var data = GenerateMasks(image);
+        var data = GenerateMasks(image, progress, cancellationToken);
         var rles = data.Rles ?? new List<Rle>();
         var anns = new List<MaskAnnotation>(rles.Count);
         if (rles.Count == 0) return anns;
@@ -74,7 +79,7 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
     /// The reference's <c>_generate_masks</c>: every crop's masks, de-duplicated across crops, as
     /// float32 CPU tensors and RLEs. The tensors belong to the caller's dispose scope.
     /// </summary>
-    public MaskData GenerateMasks(RgbImage image)
+    public MaskData GenerateMasks(RgbImage image, IProgress<Sam2Progress>? progress = null, CancellationToken cancellationToken = default)
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
@@ -82,22 +87,24 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
         var (cropBoxes, layerIdxs) = AmgUtils.GenerateCropBoxes(origH, origW, Options.CropNLayers, Options.CropOverlapRatio);
 
         var data = new MaskData();
+        var batches = new BatchCounter(layerIdxs.Sum(l => (pointGrids[l].GetLength(0) + Options.PointsPerBatch - 1) / Options.PointsPerBatch),
+            progress, cancellationToken);
         for (int c = 0; c < cropBoxes.Count; c++)
-            data.Cat(ProcessCrop(image, cropBoxes[c], layerIdxs[c], (origH, origW)));
+            data.Cat(ProcessCrop(image, cropBoxes[c], layerIdxs[c], (origH, origW), batches));
 
         if (cropBoxes.Count > 1 && data.Count > 0)
         {
             // Prefer masks from smaller crops.
             var scores = 1.0 / Nms.BoxArea(data.CropBoxes!);
             var keep = Nms.BatchedNms(data.Boxes!.to_type(ScalarType.Float32), scores,
-                zeros(data.Count, dtype: ScalarType.Int64), Options.CropNmsThresh);
+                zeros(data.Count, dtype: ScalarType.Int64, device: data.Boxes.device), Options.CropNmsThresh);
             data.Filter(keep);
         }
         data.ToCpuFloat();
         return data.MoveToOuterDisposeScope();
     }
 
-    MaskData ProcessCrop(RgbImage image, int[] cropBox, int layerIdx, (int H, int W) origSize)
+    MaskData ProcessCrop(RgbImage image, int[] cropBox, int layerIdx, (int H, int W) origSize, BatchCounter batchCounter)
     {
         using var scope = NewDisposeScope();
         var cropped = Crop(image, cropBox);
@@ -112,13 +119,15 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
             scaled[2 * i] = (float)(grid[i, 0] * cropSize.W);
             scaled[2 * i + 1] = (float)(grid[i, 1] * cropSize.H);
         }
-        var pointsForImage = tensor(scaled, new long[] { grid.GetLength(0), 2 });
+        var pointsForImage = tensor(scaled, new long[] { grid.GetLength(0), 2 }, device: Predictor.Model.Device);
 
         var batches = new List<MaskData>();
         foreach (var batch in AmgUtils.BatchIterator(Options.PointsPerBatch, pointsForImage))
         {
+            batchCounter.Token.ThrowIfCancellationRequested();
             using var batchScope = NewDisposeScope();
             batches.Add(ProcessBatch(batch[0], cropSize, cropBox, origSize).MoveToOuterDisposeScope());
+            batchCounter.Done();
         }
         Predictor.ResetPredictor();
 
@@ -129,14 +138,14 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
         if (data.Count > 0)
         {
             var keep = Nms.BatchedNms(data.Boxes!.to_type(ScalarType.Float32), data.IouPreds!,
-                zeros(data.Count, dtype: ScalarType.Int64), Options.BoxNmsThresh);
+                zeros(data.Count, dtype: ScalarType.Int64, device: data.Boxes.device), Options.BoxNmsThresh);
             data.Filter(keep);
         }
 
         // Back to the original image's frame.
         if (data.Boxes is not null) data.Boxes = AmgUtils.UncropBoxesXyxy(data.Boxes, cropBox);
         if (data.Points is not null) data.Points = AmgUtils.UncropPoints(data.Points, cropBox);
-        data.CropBoxes = tensor(cropBox.Select(v => (long)v).ToArray(), new long[] { 1, 4 }).repeat(data.Count, 1);
+        data.CropBoxes = tensor(cropBox.Select(v => (long)v).ToArray(), new long[] { 1, 4 }, device: Predictor.Model.Device).repeat(data.Count, 1);
         return data.MoveToOuterDisposeScope();
     }
 
@@ -144,7 +153,7 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
     {
         var (origH, origW) = origSize;
         var inPoints = Predictor.Transforms.TransformCoords(points, normalize: true, imSize);
-        var inLabels = ones(inPoints.shape[0], dtype: ScalarType.Int32);
+        var inLabels = ones(inPoints.shape[0], dtype: ScalarType.Int32, device: inPoints.device);
         var (masks, iouPreds, lowRes) = Predictor.PredictTorch(inPoints.unsqueeze(1), inLabels.unsqueeze(1),
             multimaskOutput: Options.MultimaskOutput, returnLogits: true);
 
@@ -160,7 +169,7 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
         {
             // One refinement step: each mask's own low-resolution logits as a mask prompt.
             var refPoints = Predictor.Transforms.TransformCoords(data.Points, normalize: true, imSize);
-            var labels = ones(refPoints.shape[0], dtype: ScalarType.Int32);
+            var labels = ones(refPoints.shape[0], dtype: ScalarType.Int32, device: refPoints.device);
             var (refined, ious) = RefineWithM2m(refPoints, labels, data.LowResMasks, Options.PointsPerBatch);
             ReplaceMasks(data, refined.squeeze(1));
             masks.Dispose();
@@ -234,5 +243,14 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
         return new RgbImage(w, h, data);
     }
 
+    /// <summary>Frees the predictor's image features.</summary>
     public void Dispose() => Predictor.Dispose();
+
+    /// <summary>Counts the prompt batches of one generation for its progress and cancellation.</summary>
+    sealed class BatchCounter(int total, IProgress<Sam2Progress>? progress, CancellationToken token)
+    {
+        int done;
+        public CancellationToken Token => token;
+        public void Done() => progress?.Report(new Sam2Progress(++done, total, "prompt batches"));
+    }
 }

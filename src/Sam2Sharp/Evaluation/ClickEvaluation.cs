@@ -27,15 +27,20 @@ public sealed record ClickTargetResult(string Name, int ObjectId, IReadOnlyList<
 /// <summary>Interactive segmentation figures over all targets: mean IoU after k clicks, NoC@85 and NoC@90.</summary>
 public sealed class ClickEvaluationResult
 {
+    /// <summary>Clicks simulated per target.</summary>
     public required int MaxClicks { get; init; }
+    /// <summary>Per-target IoU after each click.</summary>
     public required IReadOnlyList<ClickTargetResult> Targets { get; init; }
 
     /// <summary>Mean IoU over the targets after k = 1…MaxClicks clicks.</summary>
     public IReadOnlyList<double> MeanIou => Enumerable.Range(0, MaxClicks)
         .Select(k => VosMetrics.Mean(Targets.Select(t => t.Ious[k]).ToList())).ToList();
 
+    /// <summary>Mean number of clicks to reach <paramref name="iouThreshold"/> (MaxClicks when never reached).</summary>
     public double MeanNoC(double iouThreshold) => VosMetrics.Mean(Targets.Select(t => (double)t.NoC(iouThreshold)).ToList());
+    /// <summary><see cref="MeanNoC"/> at IoU 0.85.</summary>
     public double NoC85 => MeanNoC(0.85);
+    /// <summary><see cref="MeanNoC"/> at IoU 0.90.</summary>
     public double NoC90 => MeanNoC(0.90);
 
     static string F(double v, string format = "F4") => v.ToString(format, CultureInfo.InvariantCulture);
@@ -112,6 +117,7 @@ public sealed class ClickEvaluationResult
 /// </summary>
 public static class ClickEvaluation
 {
+    /// <summary>Clicks per target unless told otherwise.</summary>
     public const int DefaultMaxClicks = 20;
     static readonly string[] ImageExtensions = [".jpg", ".jpeg", ".png"];
 

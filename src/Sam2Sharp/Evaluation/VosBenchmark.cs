@@ -5,6 +5,7 @@ using Sam2Sharp.IO;
 
 namespace Sam2Sharp.Evaluation;
 
+/// <summary>How <see cref="VosBenchmark"/> scores (the reference benchmark's arguments).</summary>
 public sealed class VosBenchmarkOptions
 {
     /// <summary>Leave the first and last frame out (standard for semi-supervised VOS, and for SA-V val/test).</summary>
@@ -22,9 +23,11 @@ public sealed class VosBenchmarkOptions
 /// (DAVIS layout) or the object folder name (SA-V layout).</summary>
 public sealed record VosObjectResult(string ObjectId, double J, double F)
 {
+    /// <summary>The mean of J and F (percent).</summary>
     public double JF => (J + F) / 2;
 }
 
+/// <summary>The scores of one video's objects, in the layout its ground truth is stored.</summary>
 public sealed record VosVideoResult(string Name, VosLayout Layout, IReadOnlyList<VosObjectResult> Objects);
 
 /// <summary>What will be evaluated: the (possibly redirected) roots, the videos in order, the videos left out.</summary>
@@ -34,15 +37,20 @@ public sealed record VosBenchmarkPlan(string GtRoot, string PredRoot, IReadOnlyL
     public IReadOnlyDictionary<string, string> SkipReasons { get; init; } = new Dictionary<string, string>();
 }
 
+/// <summary>The outcome of a benchmark run: what was evaluated, per-object scores and the global means.</summary>
 public sealed class VosBenchmarkResult
 {
+    /// <summary>What was evaluated (roots, videos, videos left out).</summary>
     public required VosBenchmarkPlan Plan { get; init; }
+    /// <summary>Per-video results, in the plan's order.</summary>
     public required IReadOnlyList<VosVideoResult> Videos { get; init; }
+    /// <summary>Whether the first and last frames were left out.</summary>
     public required bool SkipFirstAndLast { get; init; }
     /// <summary>Mean J over every object of every video (percent).</summary>
     public required double GlobalJ { get; init; }
     /// <summary>Mean F over every object of every video (percent).</summary>
     public required double GlobalF { get; init; }
+    /// <summary>The mean of <see cref="GlobalJ"/> and <see cref="GlobalF"/> (percent).</summary>
     public double GlobalJF => (GlobalJ + GlobalF) / 2;
 
     /// <summary>The reference's results.csv text: a header, the global line, one line per object.</summary>
@@ -61,6 +69,7 @@ public sealed class VosBenchmarkResult
     /// <summary>The table as the reference prints it on screen (the CSV with commas as spaces).</summary>
     public string ToText() => ToCsv().Replace(',', ' ');
 
+    /// <summary>Writes <see cref="ToCsv"/> to <paramref name="path"/> (replacing it); a write failure is a <see cref="Sam2Exception"/>.</summary>
     public void WriteCsv(string path)
     {
         try { File.WriteAllText(path, ToCsv()); }
@@ -99,7 +108,7 @@ public static class VosBenchmark
     /// extra ones. Non-strict: the videos present on both sides; a ground-truth video without a prediction folder is
     /// skipped (listed in <see cref="VosBenchmarkPlan.SkippedVideos"/>), never scored as an empty prediction, as the
     /// reference does. A predicted video missing a frame (or an object folder) is an error naming it when strict, and is
-    /// skipped with that reason when not (see <see cref="Run(VosBenchmarkPlan, VosBenchmarkOptions?, Action{VosVideoResult}?)"/>);
+    /// skipped with that reason when not (see <see cref="Run(VosBenchmarkPlan, VosBenchmarkOptions?, IProgress{Sam2Progress}?, CancellationToken)"/>);
     /// it is never scored as an empty prediction.
     /// </summary>
     public static VosBenchmarkPlan Plan(string gtRoot, string predRoot, bool strict)
@@ -140,29 +149,33 @@ public static class VosBenchmark
         };
     }
 
+    /// <summary>Plans (<see cref="Plan"/>) then evaluates the videos of two folders.</summary>
     public static VosBenchmarkResult Run(string gtRoot, string predRoot, VosBenchmarkOptions? options = null,
-        Action<VosVideoResult>? videoDone = null)
+        IProgress<Sam2Progress>? progress = null, CancellationToken cancellationToken = default)
     {
         options ??= new VosBenchmarkOptions();
-        return Run(Plan(gtRoot, predRoot, options.Strict), options, videoDone);
+        return Run(Plan(gtRoot, predRoot, options.Strict), options, progress, cancellationToken);
     }
 
-    /// <summary>Evaluates the planned videos in parallel; <paramref name="videoDone"/> is called (from worker threads)
+    /// <summary>Evaluates the planned videos in parallel; <paramref name="progress"/> is told (from worker threads)
     /// as each video finishes. Results and averages are in the plan's video order whatever the finishing order.</summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public static VosBenchmarkResult Run(VosBenchmarkPlan plan, VosBenchmarkOptions? options = null,
-        Action<VosVideoResult>? videoDone = null)
+        IProgress<Sam2Progress>? progress = null, CancellationToken cancellationToken = default)
     {
         options ??= new VosBenchmarkOptions();
         if (!options.Strict) plan = SkipIncomplete(plan, options.SkipFirstAndLast);
         if (plan.Videos.Count == 0) throw new Sam2Exception($"no videos to evaluate in {plan.GtRoot} and {plan.PredRoot}");
         var results = new VosVideoResult[plan.Videos.Count];
         var errors = new Exception?[plan.Videos.Count];
-        Parallel.For(0, plan.Videos.Count, new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism }, (i, state) =>
+        int done = 0;
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism, CancellationToken = cancellationToken };
+        Parallel.For(0, plan.Videos.Count, parallel, (i, state) =>
         {
             try
             {
                 results[i] = EvaluateVideo(plan.GtRoot, plan.PredRoot, plan.Videos[i], options.SkipFirstAndLast, options.BoundaryThreshold);
-                videoDone?.Invoke(results[i]);
+                progress?.Report(new Sam2Progress(Interlocked.Increment(ref done), plan.Videos.Count, "videos") { Item = plan.Videos[i] });
             }
             catch (Exception e)
             {

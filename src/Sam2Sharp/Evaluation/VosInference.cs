@@ -35,6 +35,8 @@ public sealed record VosInferenceOptions
 public static class VosInference
 {
     static readonly string[] JpegExtensions = [".jpg", ".jpeg"];
+    /// <summary>The option named in messages (the CLI shows its flag instead).</summary>
+    internal const string TrackLater = nameof(VosInferenceOptions) + "." + nameof(VosInferenceOptions.TrackObjectAppearingLaterInVideo);
 
     /// <summary>
     /// The video predictor settings the tool uses: masks kept apart (non-overlapping) in the DAVIS layout only. (The tool
@@ -70,11 +72,32 @@ public static class VosInference
                 throw new Sam2Exception($"video {v} not found: no folder {Path.Combine(baseVideoDir, v)}");
     }
 
-    /// <summary>One video, with all objects together or (for objects appearing later) each on its own.</summary>
-    public static void RunVideo(Sam2VideoPredictor predictor, VosInferenceOptions o, string videoName, Action<string>? log = null)
+    /// <summary>
+    /// Every video in order. <paramref name="progress"/> is told as each video starts (its name in
+    /// <see cref="Sam2Progress.Item"/>) and ends, and of the input frame chosen for each object when objects are
+    /// tracked on their own (<see cref="Sam2Progress.Message"/>).
+    /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked every frame).</exception>
+    public static void Run(Sam2VideoPredictor predictor, VosInferenceOptions o, IReadOnlyList<string> videos,
+        IProgress<Sam2Progress>? progress = null, CancellationToken cancellationToken = default)
     {
-        if (o.TrackObjectAppearingLaterInVideo) InferPerObject(predictor, o, videoName, log);
-        else Infer(predictor, o, videoName);
+        for (int i = 0; i < videos.Count; i++)
+        {
+            var at = new Sam2Progress(i, videos.Count, "videos") { Item = videos[i] };
+            progress?.Report(at);
+            var log = progress is null ? null : new InlineProgress<string>(m => progress.Report(at with { Message = m }));
+            RunVideo(predictor, o, videos[i], log, cancellationToken);
+            progress?.Report(at with { Done = i + 1 });
+        }
+    }
+
+    /// <summary>One video, with all objects together or (for objects appearing later) each on its own;
+    /// <paramref name="log"/> hears which input frame each object gets in the latter case.</summary>
+    public static void RunVideo(Sam2VideoPredictor predictor, VosInferenceOptions o, string videoName, IProgress<string>? log = null,
+        CancellationToken cancellationToken = default)
+    {
+        if (o.TrackObjectAppearingLaterInVideo) InferPerObject(predictor, o, videoName, log, cancellationToken);
+        else Infer(predictor, o, videoName, cancellationToken);
     }
 
     static FolderFrameSource OpenVideo(VosInferenceOptions o, string videoName)
@@ -84,7 +107,7 @@ public static class VosInference
     }
 
     /// <summary>All objects tracked together from the masks of the first frame (or of every frame with masks).</summary>
-    public static void Infer(Sam2VideoPredictor predictor, VosInferenceOptions o, string videoName)
+    public static void Infer(Sam2VideoPredictor predictor, VosInferenceOptions o, string videoName, CancellationToken cancellationToken = default)
     {
         var frames = OpenVideo(o, videoName);
         using var session = predictor.InitState(frames);
@@ -122,21 +145,21 @@ public static class VosInference
             catch (FileNotFoundException e)
             {
                 throw new Sam2Exception($"in video {videoName}: no input mask for frame {f} ({e.FileName}); " +
-                    "use --track-object-appearing-later-in-video for datasets whose objects do not all appear on the first frame (LVOS, YouTube-VOS)");
+                    $"set {TrackLater} for datasets whose objects do not all appear on the first frame (LVOS, YouTube-VOS)");
             }
             objectIds ??= masks.Keys.ToHashSet();
             foreach (var (id, m) in masks)
             {
                 if (!objectIds.Contains(id))
                     throw new Sam2Exception($"in video {videoName}: object {id} appears on frame {f} but not on the first input frame; " +
-                        "use --track-object-appearing-later-in-video for such datasets (LVOS, YouTube-VOS)");
+                        $"set {TrackLater} for such datasets (LVOS, YouTube-VOS)");
                 using var t = MaskTensor(m, frames.Width, frames.Height);
                 predictor.AddNewMask(session, f, id, t).Dispose();
             }
         }
         if (objectIds is null || objectIds.Count == 0)
             throw new Sam2Exception($"in video {videoName}: no object in the input masks of frames {string.Join(", ", inputFrames)}; " +
-                "use --track-object-appearing-later-in-video for datasets whose objects do not all appear on the first frame");
+                $"set {TrackLater} for datasets whose objects do not all appear on the first frame");
 
         palette ??= PalettePng.DavisPalette;
         Directory.CreateDirectory(Path.Combine(o.OutputMaskDir, videoName));
@@ -144,6 +167,7 @@ public static class VosInference
         {
             using (r)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 var perObj = LabelMap.Threshold(r.MaskLogits, r.ObjIds, o.ScoreThresh);
                 VosMasks.WriteFrame(Path.Combine(o.OutputMaskDir, videoName), names[r.FrameIdx], perObj, frames.Width, frames.Height, o.Layout, palette);
             }
@@ -154,7 +178,8 @@ public static class VosInference
     /// Each object tracked on its own from the first frame where its mask is not empty (every such frame with
     /// <see cref="VosInferenceOptions.UseAllMasks"/>); the per-object scores are then combined per frame.
     /// </summary>
-    public static void InferPerObject(Sam2VideoPredictor predictor, VosInferenceOptions o, string videoName, Action<string>? log = null)
+    public static void InferPerObject(Sam2VideoPredictor predictor, VosInferenceOptions o, string videoName, IProgress<string>? log = null,
+        CancellationToken cancellationToken = default)
     {
         var frames = OpenVideo(o, videoName);
         using var session = predictor.InitState(frames);
@@ -174,7 +199,7 @@ public static class VosInference
                 if (!m.Any(v => v)) continue;
                 if (!inputs.TryGetValue(id, out var perFrame)) inputs[id] = perFrame = new();
                 if (perFrame.Count > 0 && !o.UseAllMasks) continue;
-                log?.Invoke($"adding mask from frame {f} as input for object {id}");
+                log?.Report($"adding mask from frame {f} as input for object {id}");
                 perFrame[f] = m;
             }
         }
@@ -198,6 +223,7 @@ public static class VosInference
                     using (r)
                     using (var row = r.MaskLogits[0])
                         scores[id][r.FrameIdx] = row.clone();
+                    cancellationToken.ThrowIfCancellationRequested();
                 }
             }
 
@@ -206,7 +232,7 @@ public static class VosInference
             for (int f = 0; f < names.Count; f++)
             {
                 using var scope = NewDisposeScope();
-                var all = full(objectIds.Count, 1, h, w, -1024.0f, dtype: float32);
+                var all = full(objectIds.Count, 1, h, w, -1024.0f, dtype: float32, device: predictor.Model.Device);
                 for (int i = 0; i < objectIds.Count; i++)
                     if (scores[objectIds[i]].TryGetValue(f, out var s)) all[TensorIndex.Slice(i, i + 1)] = s.unsqueeze(0);
                 if (o.Layout == VosLayout.Palette) all = Modeling.Sam2Base.ApplyNonOverlappingConstraints(all);
@@ -221,5 +247,5 @@ public static class VosInference
         }
     }
 
-    static Tensor MaskTensor(bool[] mask, int width, int height) => tensor(mask, new long[] { height, width });
+    static Tensor MaskTensor(bool[] mask, int width, int height) => tensor(mask, new long[] { height, width }, device: CPU);
 }

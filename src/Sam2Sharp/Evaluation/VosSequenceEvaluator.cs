@@ -3,6 +3,7 @@ namespace Sam2Sharp.Evaluation;
 /// <summary>J and F of one object over the evaluated frames, in percent.</summary>
 public sealed record ObjectScore(int ObjectId, double J, double F)
 {
+    /// <summary>The mean of J and F.</summary>
     public double JF => (J + F) / 2;
 }
 
@@ -20,6 +21,7 @@ public sealed class VosSequenceEvaluator
     readonly Dictionary<int, List<double>> iou = new();
     readonly Dictionary<int, List<double>> boundaryF = new();
 
+    /// <summary>An evaluator with the boundary tolerance as a fraction of the image diagonal.</summary>
     public VosSequenceEvaluator(double boundaryThreshold = 0.008) => this.boundaryThreshold = boundaryThreshold;
 
     /// <summary>Scores one frame; <paramref name="mask"/> and <paramref name="gt"/> hold object ids (0 = background).</summary>

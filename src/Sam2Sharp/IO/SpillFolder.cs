@@ -55,7 +55,7 @@ internal sealed class SpilledTensor(string file, long[] shape, ScalarType dtype,
         {
             throw new Sam2Exception($"cannot read back tracking memories from {file}: {e.Message}");
         }
-        var t = empty(shape, dtype);
+        var t = empty(shape, dtype, device: CPU);
         t.bytes = bytes;
         return device.type == DeviceType.CPU ? t : t.to(device);
     }

@@ -230,8 +230,8 @@ public static class ConnectedComponents
         }
         var shape = new long[] { n, 1, h, w };
         using var scope = torch.NewDisposeScope();
-        var labelsT = torch.tensor(labels, shape).to(mask.device);
-        var areasT = torch.tensor(areas, shape).to(mask.device);
+        var labelsT = torch.tensor(labels, shape, device: mask.device);
+        var areasT = torch.tensor(areas, shape, device: mask.device);
         return (labelsT.MoveToOuterDisposeScope(), areasT.MoveToOuterDisposeScope());
     }
 
@@ -295,7 +295,7 @@ public static class ConnectedComponents
                 if (l > 0 && lab.Stats[l].Area <= maxArea) small[b * hw + i] = true;
             }
         }
-        return torch.tensor(small, shape);
+        return torch.tensor(small, shape, device: torch.CPU);
     }
 
     /// <summary>Row-major bytes (1 for nonzero) of a tensor of any dtype and device.</summary>

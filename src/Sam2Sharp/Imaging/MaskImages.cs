@@ -44,7 +44,7 @@ public static class MaskImages
     {
         var bytes = ReadPng(path, out int w, out int h);
         using var scope = torch.NewDisposeScope();
-        return torch.tensor(bytes, new long[] { h, w }, ScalarType.Byte).to_type(ScalarType.Bool).MoveToOuterDisposeScope();
+        return torch.tensor(bytes, new long[] { h, w }, ScalarType.Byte, torch.CPU).to_type(ScalarType.Bool).MoveToOuterDisposeScope();
     }
 
     /// <summary>One object of a label image (a palette or grayscale PNG, e.g. a DAVIS annotation): an H×W bool
@@ -53,7 +53,7 @@ public static class MaskImages
     {
         var m = IO.PalettePng.ReadMask(path);
         using var scope = torch.NewDisposeScope();
-        return torch.tensor(m.Values, new long[] { m.Height, m.Width }).eq(value).MoveToOuterDisposeScope();
+        return torch.tensor(m.Values, new long[] { m.Height, m.Width }, device: torch.CPU).eq(value).MoveToOuterDisposeScope();
     }
 
     /// <summary>A mask tensor as 0/1 bytes, H×W row-major; non-bool tensors are on where &gt; 0.</summary>
@@ -118,6 +118,7 @@ public static class MaskImages
     public static void WriteOverlay(string path, RgbImage image, IReadOnlyList<byte[]> masks, double alpha = 0.5) =>
         Overlay(image, masks, alpha).SavePng(path);
 
+    /// <summary>As the byte-mask overload, for H×W mask tensors.</summary>
     public static void WriteOverlay(string path, RgbImage image, IReadOnlyList<Tensor> masks, double alpha = 0.5) =>
         Overlay(image, masks, alpha).SavePng(path);
 

@@ -12,6 +12,7 @@ public static class Preprocess
 {
     /// <summary>ImageNet mean and std, per RGB channel, on the 0–1 scale.</summary>
     public static readonly float[] Mean = { 0.485f, 0.456f, 0.406f };
+    /// <summary>ImageNet std per RGB channel, on the 0–1 scale.</summary>
     public static readonly float[] Std = { 0.229f, 0.224f, 0.225f };
 
     /// <summary>
@@ -62,15 +63,15 @@ public static class Preprocess
                 for (int p = 0, s = c; p < plane; p++, s += 3)
                     values[dst + p] = ((float)(bytes[s] / 255.0) - mean) / std;
         }
-        return torch.tensor(values, new long[] { 3, size, size }, ScalarType.Float32);
+        return torch.tensor(values, new long[] { 3, size, size }, ScalarType.Float32, torch.CPU);
     }
 
     /// <summary>(x − mean) / std per channel, in float32, on a …×3×H×W tensor of 0–1 values.</summary>
     public static Tensor Normalize(Tensor x)
     {
         using var scope = torch.NewDisposeScope();
-        var mean = torch.tensor(Mean, ScalarType.Float32).view(3, 1, 1);
-        var std = torch.tensor(Std, ScalarType.Float32).view(3, 1, 1);
+        var mean = torch.tensor(Mean, ScalarType.Float32, x.device).view(3, 1, 1);
+        var std = torch.tensor(Std, ScalarType.Float32, x.device).view(3, 1, 1);
         return x.sub(mean).div(std).MoveToOuterDisposeScope();
     }
 }

@@ -12,12 +12,15 @@ namespace Sam2Sharp.Imaging;
 /// </summary>
 public sealed class RgbImage
 {
+    /// <summary>Width in pixels.</summary>
     public int Width { get; }
+    /// <summary>Height in pixels.</summary>
     public int Height { get; }
 
     /// <summary>Pixels, H×W×3 (R, G, B), row-major.</summary>
     public byte[] Data { get; }
 
+    /// <summary>An image over <paramref name="data"/> (H×W×3 RGB bytes, not copied).</summary>
     public RgbImage(int width, int height, byte[] data)
     {
         if (width <= 0 || height <= 0) throw new ArgumentException($"image size must be positive, got {width}×{height}");
@@ -100,7 +103,7 @@ public sealed class RgbImage
     }
 
     /// <summary>The pixels as a uint8 tensor H×W×3.</summary>
-    public Tensor ToByteTensor() => torch.tensor(Data, new long[] { Height, Width, 3 }, ScalarType.Byte);
+    public Tensor ToByteTensor() => torch.tensor(Data, new long[] { Height, Width, 3 }, ScalarType.Byte, torch.CPU);
 
     /// <summary>
     /// 3×H×W float32 in [0, 1], computed as torchvision's <c>ToTensor</c> does (uint8 → float32,

@@ -84,7 +84,7 @@ public static class PointSampling
             var c = SampleFromErrorCenter(gt.AsSpan(i * n, n), pred is null ? default : pred.AsSpan(i * n, n), w, h, padding);
             pts[2 * i] = c.X; pts[2 * i + 1] = c.Y; lbl[i] = c.Label;
         }
-        return (tensor(pts, new long[] { b, 1, 2 }).to(gtMasks.device), tensor(lbl, new long[] { b, 1 }).to(gtMasks.device));
+        return (tensor(pts, new long[] { b, 1, 2 }, device: gtMasks.device), tensor(lbl, new long[] { b, 1 }, device: gtMasks.device));
     }
 
     /// <summary>

@@ -37,7 +37,8 @@ public sealed class PositionEmbeddingSine : nn.Module<Tensor, Tensor>
     private Tensor DimT(Device device)
     {
         var dimT = arange(halfFeats, dtype: float32, device: device);
-        return pow(temperature, 2 * dimT.floor_divide(2) / halfFeats);
+        using var t = tensor(temperature, device: device); // pow(Scalar, Tensor) would make it on the default device
+        return t.pow(2 * dimT.floor_divide(2) / halfFeats);
     }
 
     /// <summary>Interleaves sin of even and cos of odd frequencies along the last dimension.</summary>

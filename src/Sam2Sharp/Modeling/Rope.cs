@@ -11,10 +11,10 @@ namespace Sam2Sharp.Modeling;
 public static class Rope
 {
     /// <summary>x and y coordinates (float32) of the end_x·end_y tokens of a row-major grid.</summary>
-    public static (Tensor tX, Tensor tY) InitTXY(double endX, double endY)
+    public static (Tensor tX, Tensor tY) InitTXY(double endX, double endY, Device? device = null)
     {
         // Doubles because the reference also calls this with sqrt(token count), a float.
-        var t = arange(endX * endY, dtype: float32);
+        var t = arange(endX * endY, dtype: float32, device: device);
         var tX = t.remainder(endX);
         var tY = t.div(endX, rounding_mode: RoundingMode.floor);
         return (tX, tY);
@@ -24,13 +24,13 @@ public static class Rope
     /// The rotation of every token and channel pair: N × dim/2 × 2 (cos, sin), N = end_x·end_y.
     /// The first dim/4 pairs turn with the x coordinate, the last dim/4 with y.
     /// </summary>
-    public static Tensor ComputeAxialCis(int dim, double endX, double endY, double theta = 10000.0)
+    public static Tensor ComputeAxialCis(int dim, double endX, double endY, double theta = 10000.0, Device? device = null)
     {
         using var scope = NewDisposeScope();
         // Same float32 arithmetic as the reference: theta ** (arange(0, dim, 4)[:dim/4] / dim), inverted.
-        var exps = arange(0, dim, 4, dtype: int64)[TensorIndex.Slice(0, dim / 4)].to_type(float32) / dim;
-        var freqs = pow(theta, exps).reciprocal();
-        var (tX, tY) = InitTXY(endX, endY);
+        var exps = arange(0, dim, 4, dtype: int64, device: device)[TensorIndex.Slice(0, dim / 4)].to_type(float32) / dim;
+        var freqs = tensor(theta, device: device).pow(exps).reciprocal();
+        var (tX, tY) = InitTXY(endX, endY, device);
         var angles = cat(new[] { outer(tX, freqs), outer(tY, freqs) }, -1);
         return stack(new[] { angles.cos(), angles.sin() }, -1).MoveToOuterDisposeScope();
     }

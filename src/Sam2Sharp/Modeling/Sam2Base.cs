@@ -46,6 +46,8 @@ public partial class Sam2Base : nn.Module
     public PromptEncoder PromptEncoder => sam_prompt_encoder;
     public MaskDecoder MaskDecoder => sam_mask_decoder;
     public Tensor NoMemEmbed => no_mem_embed;
+    /// <summary>The device of the weights; every tensor the library makes for this model is made there.</summary>
+    public Device Device => no_mem_embed.device;
 
     /// <summary>The model for <paramref name="config"/> (already adjusted by <paramref name="options"/>, as the builder does), random weights.</summary>
     public Sam2Base(Sam2Config config, Sam2ModelOptions? options = null) : base(nameof(Sam2Base))
@@ -150,7 +152,7 @@ public partial class Sam2Base : nn.Module
         if (Config.PredObjScores)
         {
             isObjAppearing = objectScoreLogits > 0;
-            lowResMultimasks = where(isObjAppearing[.., TensorIndex.None, TensorIndex.None], lowResMultimasks, NoObjScore);
+            lowResMultimasks = where(isObjAppearing[.., TensorIndex.None, TensorIndex.None], lowResMultimasks, tensor(NoObjScore, device: device));
         }
         lowResMultimasks = lowResMultimasks.to_type(float32);
         var highResMultimasks = F.interpolate(lowResMultimasks, new long[] { ImageSize, ImageSize }, mode: InterpolationMode.Bilinear, align_corners: false);

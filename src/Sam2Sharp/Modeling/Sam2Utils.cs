@@ -19,7 +19,7 @@ public static class Sam2Utils
     {
         int peDim = dim / 2;
         var dimT = arange(peDim, dtype: float32, device: posInds.device);
-        dimT = pow(temperature, 2 * dimT.floor_divide(2) / peDim);
+        dimT = tensor(temperature, device: posInds.device).pow(2 * dimT.floor_divide(2) / peDim);
         var pe = posInds.unsqueeze(-1) / dimT;
         return cat(new[] { pe.sin(), pe.cos() }, -1);
     }

@@ -6,5 +6,6 @@ namespace Sam2Sharp.Training;
 /// </summary>
 public interface IVosBatchSource
 {
+    /// <summary>The batch of <paramref name="step"/>, drawn with <paramref name="rng"/> only.</summary>
     BatchedVideoDatapoint Next(long step, Random rng);
 }

@@ -113,7 +113,7 @@ public sealed class MultiStepMultiMasksAndIous
             if (!losses.TryGetValue(k, out var v)) throw new ArgumentException($"the loss does not compute '{k}'");
             if (w != 0) total = total is null ? v * w : total + v * w;
         }
-        return total ?? zeros(Array.Empty<long>());
+        return total ?? zeros(Array.Empty<long>(), device: losses.Values.FirstOrDefault()?.device);
     }
 
     /// <summary>Dice loss of logits against 0/1 targets; per mask (N×M) when multimask, else summed; divided by numObjects.</summary>

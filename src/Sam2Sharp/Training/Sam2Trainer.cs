@@ -16,14 +16,21 @@ public sealed record TrainStepResult(long Step, IReadOnlyDictionary<string, doub
 /// </summary>
 public sealed class Sam2Trainer : IDisposable
 {
+    /// <summary>The run's settings.</summary>
     public TrainRunConfig Config { get; }
+    /// <summary>The model being trained (train mode).</summary>
     public Sam2Base Model { get; }
+    /// <summary>AdamW with the run's parameter groups and schedules.</summary>
     public TrainOptimizer Optimizer { get; }
+    /// <summary>The training loss (SAM2Train's MultiStepMultiMasksAndIous).</summary>
     public MultiStepMultiMasksAndIous Loss { get; }
     /// <summary>Steps done so far.</summary>
     public long Step { get; private set; }
+    /// <summary>The model checkpoint in the official layout, in the output folder.</summary>
     public string CheckpointPath => Path.Combine(Config.Output, "checkpoint.pt");
+    /// <summary>The optimiser and step state a resumed run continues from.</summary>
     public string ResumePath => Path.Combine(Config.Output, "resume.bin");
+    /// <summary>One JSON line per step (losses, lr, gradient norm, time).</summary>
     public string LogPath => Path.Combine(Config.Output, "train_log.jsonl");
     readonly IVosBatchSource source;
 
@@ -36,7 +43,7 @@ public sealed class Sam2Trainer : IDisposable
         bool canResume = File.Exists(CheckpointPath) && File.Exists(ResumePath);
         if (resume && !canResume) throw new Sam2Exception($"nothing to resume in {config.Output} (needs checkpoint.pt and resume.bin)");
         if (!resume && (canResume || File.Exists(LogPath)))
-            throw new Sam2Exception($"{config.Output} already holds a run; resume it with --resume or choose another output folder");
+            throw new Sam2Exception($"{config.Output} already holds a run; resume it (resume: true) or choose another output folder");
         // As the reference's training, the config as written (no inference post-processing).
         Model = Sam2Builder.Load(config.Model.Config, resume ? CheckpointPath : config.Model.Checkpoint, new Sam2ModelOptions
         {
@@ -71,6 +78,7 @@ public sealed class Sam2Trainer : IDisposable
         File.WriteAllLines(path, keep);
     }
 
+    /// <summary>Whether every step of the run is done.</summary>
     public bool Done => Step >= Config.Run.Steps;
 
     /// <summary>One optimiser step; appends its line to the log.</summary>
@@ -80,7 +88,8 @@ public sealed class Sam2Trainer : IDisposable
         using var pause = GcPause.Start();
         using var scope = NewDisposeScope();
         var (rng, trng) = TrainCheckpoint.SeedStep(Config.Run.Seed, Step);
-        using var batch = source.Next(Step, rng);
+        using var loaded = source.Next(Step, rng);
+        using var batch = loaded.To(Model.Device);
         if (batch.ImgBatch.shape[^1] != Model.ImageSize || batch.ImgBatch.shape[^2] != Model.ImageSize)
             throw new Sam2Exception($"the data gives {batch.ImgBatch.shape[^2]}×{batch.ImgBatch.shape[^1]} frames, the model takes {Model.ImageSize}×{Model.ImageSize}");
         var train = new Sam2Train(Model, Config.TrainOptions() with { FreezeImageEncoder = false }, rng, trng);
@@ -103,6 +112,44 @@ public sealed class Sam2Trainer : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// Runs the remaining steps: a checkpoint every <c>run.checkpoint_every</c> steps and at the end, and with
+    /// <paramref name="heldOut"/> its J&amp;F before the first step, every <c>eval.every</c> steps and at the end (a
+    /// resumed run redoes what came after its checkpoint). <paramref name="progress"/> is told after each step
+    /// (<see cref="Sam2Progress.Item"/>: its loss, learning rate and speed) and of each held-out result
+    /// (<see cref="Sam2Progress.Message"/>). Cancellation is checked between steps; the last checkpoint stays.
+    /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public void Run(HeldOutEvaluation? heldOut = null, IProgress<Sam2Progress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        double lastLoss = double.NaN;
+        var at = new Sam2Progress(Step, Config.Run.Steps, "steps");
+        void EvaluateIfDue()
+        {
+            if (heldOut is null || (Step % Config.Eval.Every != 0 && !Done)) return;
+            var r = heldOut.Evaluate(Model, Step);
+            progress?.Report(at with { Message = FormattableString.Invariant($"held-out J&F at step {r.Step}: {r.JF:F1} (J {r.J:F1}, F {r.F:F1}; {r.Videos} videos)") });
+        }
+        if (heldOut is not null)
+        {
+            if (Step > 0) TrimLog(heldOut.LogPath, Step); // resumed: its results after the checkpoint are redone
+            EvaluateIfDue();
+        }
+        while (!Done)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var r = RunStep();
+            lastLoss = r.Losses[MultiStepMultiMasksAndIous.CoreLoss];
+            progress?.Report(at = at with { Done = Step, Item = Describe(r) });
+            if (Step % Config.Run.CheckpointEvery == 0 || Done) SaveCheckpoint(lastLoss);
+            EvaluateIfDue();
+        }
+        if (!File.Exists(CheckpointPath)) SaveCheckpoint(lastLoss);
+    }
+
+    static string Describe(TrainStepResult r) =>
+        FormattableString.Invariant($"loss {r.Losses[MultiStepMultiMasksAndIous.CoreLoss]:F4} lr {r.Lr:G3} {(r.Seconds > 0 ? 1 / r.Seconds : 0):F2} it/s");
+
     /// <summary>Writes checkpoint.pt (official layout) and resume.bin.</summary>
     public void SaveCheckpoint(double lastLoss)
     {
@@ -113,6 +160,7 @@ public sealed class Sam2Trainer : IDisposable
         }, Optimizer);
     }
 
+    /// <summary>Frees the optimiser and the model.</summary>
     public void Dispose()
     {
         Optimizer.Dispose();

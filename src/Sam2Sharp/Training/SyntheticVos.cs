@@ -30,9 +30,13 @@ public sealed record SyntheticVosOptions
 /// <summary>What <see cref="SyntheticVos.Generate"/> wrote.</summary>
 public sealed record SyntheticVosResult(string Root, IReadOnlyList<string> TrainVideos, IReadOnlyList<string> ValVideos)
 {
+    /// <summary>The JPEG frames, one folder per video.</summary>
     public string ImageFolder => Path.Combine(Root, "JPEGImages");
+    /// <summary>The palette PNG annotations, one folder per video.</summary>
     public string AnnotationFolder => Path.Combine(Root, "Annotations");
+    /// <summary>The training videos, one name per line.</summary>
     public string TrainList => Path.Combine(Root, "ImageSets", "train.txt");
+    /// <summary>The held-out videos, one name per line.</summary>
     public string ValList => Path.Combine(Root, "ImageSets", "val.txt");
 }
 
@@ -47,13 +51,14 @@ public sealed record SyntheticVosResult(string Root, IReadOnlyList<string> Train
 /// </summary>
 public static class SyntheticVos
 {
+    /// <summary>Writes the dataset into <paramref name="outputDir"/> (which must be empty or absent).</summary>
     public static SyntheticVosResult Generate(string outputDir, SyntheticVosOptions o)
     {
-        if (o.Videos < 1) throw new Sam2Exception($"--videos must be at least 1, got {o.Videos}");
-        if (o.ValVideos < 0) throw new Sam2Exception($"--split-val must not be negative, got {o.ValVideos}");
-        if (o.Frames < 1) throw new Sam2Exception($"--frames must be at least 1, got {o.Frames}");
-        if (o.Width < 16 || o.Height < 16) throw new Sam2Exception($"--size must be at least 16x16, got {o.Width}x{o.Height}");
-        if (o.Objects is < 1 or > 255) throw new Sam2Exception($"--objects must be between 1 and 255, got {o.Objects}");
+        if (o.Videos < 1) throw new Sam2Exception($"SyntheticVosOptions.Videos must be at least 1, got {o.Videos}");
+        if (o.ValVideos < 0) throw new Sam2Exception($"SyntheticVosOptions.ValVideos must not be negative, got {o.ValVideos}");
+        if (o.Frames < 1) throw new Sam2Exception($"SyntheticVosOptions.Frames must be at least 1, got {o.Frames}");
+        if (o.Width < 16 || o.Height < 16) throw new Sam2Exception($"SyntheticVosOptions.Width × Height must be at least 16x16, got {o.Width}x{o.Height}");
+        if (o.Objects is < 1 or > 255) throw new Sam2Exception($"SyntheticVosOptions.Objects must be between 1 and 255, got {o.Objects}");
         if (o.JpegQuality is < 1 or > 100) throw new Sam2Exception($"JPEG quality must be between 1 and 100, got {o.JpegQuality}");
         if (Directory.Exists(outputDir) && Directory.EnumerateFileSystemEntries(outputDir).Any())
             throw new Sam2Exception($"output folder is not empty: {outputDir}");

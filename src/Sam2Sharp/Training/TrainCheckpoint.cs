@@ -11,10 +11,13 @@ public sealed record ResumeState
 {
     /// <summary>Optimiser steps done.</summary>
     public long Step { get; init; }
+    /// <summary>Steps the run was started for.</summary>
     public long TotalSteps { get; init; }
     /// <summary>The run's seed; each step's random numbers derive from (seed, step), so resuming draws the same ones.</summary>
     public int Seed { get; init; }
+    /// <summary>The model config the run was started with.</summary>
     public string? ConfigPath { get; init; }
+    /// <summary>The core loss of the last step before the checkpoint.</summary>
     public double LastLoss { get; init; }
 }
 

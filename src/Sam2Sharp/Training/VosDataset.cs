@@ -13,16 +13,23 @@ namespace Sam2Sharp.Training;
 /// </summary>
 public sealed class VosDataset : IVosBatchSource
 {
+    /// <summary>The validated videos.</summary>
     public VosRawDataset Raw { get; }
+    /// <summary>How clips are drawn from a video.</summary>
     public VosSampler Sampler { get; }
+    /// <summary>What is done to each clip (augmentation, resize, normalisation).</summary>
     public VosTransforms Transforms { get; }
+    /// <summary>Clips per batch.</summary>
     public int BatchSize { get; }
+    /// <summary>Times each video appears per epoch.</summary>
     public int Multiplier { get; }
+    /// <summary>Seed of the per-epoch video order.</summary>
     public int ShuffleSeed { get; }
 
     int[] _order = [];
     long _orderEpoch = -1;
 
+    /// <summary>Checks every video against the sampler (see the class remarks).</summary>
     public VosDataset(VosRawDataset raw, VosSampler sampler, VosTransforms transforms, int batchSize = 1, int multiplier = 1, int shuffleSeed = 0)
     {
         if (batchSize < 1) throw new Sam2Exception($"the batch size must be at least 1, got {batchSize}");
@@ -103,7 +110,7 @@ public sealed class VosDataset : IVosBatchSource
         for (int t = 0, k = 0; t < T; t++)
             for (int b = 0; b < clips.Count; b++)
                 for (int o = 0; o < clips[b].ObjectIds.Count; o++, k += 2) { idx[k] = t; idx[k + 1] = b; }
-        var objToFrame = torch.tensor(idx, new long[] { T, objects, 2 }, ScalarType.Int32);
+        var objToFrame = torch.tensor(idx, new long[] { T, objects, 2 }, ScalarType.Int32, torch.CPU);
         var masks = torch.stack(Enumerable.Range(0, T).Select(t => torch.cat(clips.Select(c => c.Masks[t]).ToArray(), 0)).ToArray(), 0)
             .to_type(ScalarType.Bool);
         return new BatchedVideoDatapoint(img.MoveToOuterDisposeScope(), objToFrame.MoveToOuterDisposeScope(), masks.MoveToOuterDisposeScope());

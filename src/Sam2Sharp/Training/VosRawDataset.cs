@@ -34,9 +34,13 @@ public sealed record VosRawDatasetOptions
 /// </summary>
 public sealed class VosRawDataset
 {
+    /// <summary>The JPEG frame folders.</summary>
     public string ImageFolder { get; }
+    /// <summary>The annotation folders.</summary>
     public string AnnotationFolder { get; }
+    /// <summary>How the annotations are stored (given, or detected from the first video).</summary>
     public VosLayout Layout { get; }
+    /// <summary>The videos, in name order, every annotation checked.</summary>
     public IReadOnlyList<VosVideo> Videos { get; }
 
     VosRawDataset(string img, string gt, VosLayout layout, IReadOnlyList<VosVideo> videos)
@@ -48,6 +52,7 @@ public sealed class VosRawDataset
     public static VosRawDataset OpenRoot(string root, VosRawDatasetOptions? options = null) =>
         Open(Path.Combine(root, "JPEGImages"), Path.Combine(root, "Annotations"), options);
 
+    /// <summary>Opens and checks a dataset from its frame and annotation folders.</summary>
     public static VosRawDataset Open(string imageFolder, string annotationFolder, VosRawDatasetOptions? options = null)
     {
         options ??= new VosRawDatasetOptions();

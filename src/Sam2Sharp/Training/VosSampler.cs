@@ -10,10 +10,14 @@ public sealed record SampledClip(VosVideo Video, IReadOnlyList<int> FrameIndices
 /// </summary>
 public sealed class VosSampler
 {
+    /// <summary>Frames per clip.</summary>
     public int NumFrames { get; }
+    /// <summary>Objects per clip at most.</summary>
     public int MaxNumObjects { get; }
+    /// <summary>Chance of playing a clip backwards.</summary>
     public double ReverseTimeProb { get; }
 
+    /// <summary>Clips of <paramref name="numFrames"/> frames with at most <paramref name="maxNumObjects"/> objects.</summary>
     public VosSampler(int numFrames, int maxNumObjects, double reverseTimeProb = 0.0)
     {
         if (numFrames < 1) throw new Sam2Exception($"the number of frames per clip must be at least 1, got {numFrames}");

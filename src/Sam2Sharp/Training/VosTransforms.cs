@@ -220,8 +220,8 @@ public sealed class VosTransforms
                     grid[2 * k + 1] = (float)(py * 2 / h - 1);
                     inside[k] = px >= 0 && px < w && py >= 0 && py < h;
                 }
-            _grid = torch.tensor(grid, new long[] { 1, h, w, 2 });
-            _inside = torch.tensor(inside, new long[] { 1, h, w });
+            _grid = torch.tensor(grid, new long[] { 1, h, w, 2 }, device: torch.CPU);
+            _inside = torch.tensor(inside, new long[] { 1, h, w }, device: torch.CPU);
         }
 
         /// <summary>Nearest neighbour with zero fill, as torchvision warps a mask tensor (grid_sample, align_corners=False).</summary>
@@ -242,7 +242,7 @@ public sealed class VosTransforms
             using var scope = torch.NewDisposeScope();
             var sampled = nn.functional.grid_sample(picture.unsqueeze(0), _grid,
                 mode: GridSampleMode.Bilinear, padding_mode: GridSamplePaddingMode.Border, align_corners: false).squeeze(0);
-            var fillT = torch.tensor(new float[] { fill.R, fill.G, fill.B }).view(3, 1, 1);
+            var fillT = torch.tensor(new float[] { fill.R, fill.G, fill.B }, device: picture.device).view(3, 1, 1);
             return torch.where(_inside, sampled.round_().clamp_(0, 255), fillT).MoveToOuterDisposeScope();
         }
 
@@ -261,7 +261,7 @@ public sealed class VosTransforms
             using var scope = torch.NewDisposeScope();
             var pic = Interpolate(clip.Frames[i], size).round().clamp(0, 255);
             var m = clip.Masks[i];
-            var mask = m.shape[0] == 0 ? torch.zeros(0, size, size, ScalarType.Byte)
+            var mask = m.shape[0] == 0 ? torch.zeros(0, size, size, ScalarType.Byte, m.device)
                 : Interpolate(m.to_type(ScalarType.Float32), size).gt(0.5f).to_type(ScalarType.Byte);
             clip.Replace(clip.Frames, i, pic.MoveToOuterDisposeScope());
             clip.Replace(clip.Masks, i, mask.MoveToOuterDisposeScope());

@@ -18,12 +18,17 @@ public sealed record VosFrame(int FrameId, string ImagePath, string? MaskPath, I
 /// </summary>
 public sealed class VosVideo
 {
+    /// <summary>The video folder's name.</summary>
     public string Name { get; }
     /// <summary>Position in the dataset (the reference's <c>video_id</c>).</summary>
     public int Index { get; }
+    /// <summary>Frame width in pixels.</summary>
     public int Width { get; }
+    /// <summary>Frame height in pixels.</summary>
     public int Height { get; }
+    /// <summary>How its annotations are stored.</summary>
     public VosLayout Layout { get; }
+    /// <summary>The annotated frames in order.</summary>
     public IReadOnlyList<VosFrame> Frames { get; }
     /// <summary>Every object id that appears on some frame, ascending.</summary>
     public IReadOnlyList<int> ObjectIds { get; }
@@ -34,6 +39,7 @@ public sealed class VosVideo
         ObjectIds = frames.SelectMany(f => f.VisibleObjectIds).Distinct().Order().ToArray();
     }
 
+    /// <summary>The number of annotated frames.</summary>
     public int Count => Frames.Count;
 
     /// <summary>The RGB pixels of frame <paramref name="index"/> (position in <see cref="Frames"/>).</summary>
@@ -72,7 +78,7 @@ public sealed class VosVideo
                 for (int p = 0, off = o * plane; p < plane; p++) if (m.Values[p] > 0) data[off + p] = 1;
             }
         }
-        return torch.tensor(data, new long[] { objectIds.Count, Height, Width }, ScalarType.Byte);
+        return torch.tensor(data, new long[] { objectIds.Count, Height, Width }, ScalarType.Byte, torch.CPU);
     }
 
     internal static string FrameName(int frameId) => frameId.ToString("D5", System.Globalization.CultureInfo.InvariantCulture);

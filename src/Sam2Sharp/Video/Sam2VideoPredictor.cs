@@ -86,14 +86,15 @@ public sealed class Sam2VideoPredictor
             throw new Sam2Exception("a box must come before any click, so it cannot be added without clearing old points");
         using var unit = InferenceScope.Start();
         var obj = s.GetOrAdd(objId);
-        var pts = points is null ? zeros(1, 0, 2) : tensor(points).reshape(1, -1, 2);
-        var lbl = labels is null ? zeros(1, 0, ScalarType.Int32) : tensor(labels, ScalarType.Int32).reshape(1, -1);
+        var device = Model.Device;
+        var pts = points is null ? zeros(1, 0, 2, device: device) : tensor(points, device: device).reshape(1, -1, 2);
+        var lbl = labels is null ? zeros(1, 0, ScalarType.Int32, device) : tensor(labels, ScalarType.Int32, device).reshape(1, -1);
         if (box is not null)
         {
-            pts = cat(new[] { tensor(box).reshape(1, 2, 2), pts }, 1);
-            lbl = cat(new[] { tensor(new[] { 2, 3 }, ScalarType.Int32).reshape(1, 2), lbl }, 1);
+            pts = cat(new[] { tensor(box, device: device).reshape(1, 2, 2), pts }, 1);
+            lbl = cat(new[] { tensor(new[] { 2, 3 }, ScalarType.Int32, device).reshape(1, 2), lbl }, 1);
         }
-        if (normalizeCoords) pts = pts / tensor(new float[] { s.VideoWidth, s.VideoHeight });
+        if (normalizeCoords) pts = pts / tensor(new float[] { s.VideoWidth, s.VideoHeight }, device: device);
         pts = pts * ImageSize;
         var old = clearOldPoints ? null : obj.PointInputs.GetValueOrDefault(frameIdx);
         var pointInputs = PointInputs.Concat(old, pts, lbl);
@@ -121,7 +122,7 @@ public sealed class Sam2VideoPredictor
         if (mask.dim() != 2) throw new Sam2Exception($"a mask must be 2-D (H×W), got [{string.Join(",", mask.shape)}]");
         using var unit = InferenceScope.Start();
         var obj = s.GetOrAdd(objId);
-        var m = (mask.to_type(ScalarType.Bool)).to_type(float32)[TensorIndex.None, TensorIndex.None];
+        var m = mask.to_type(ScalarType.Bool).to(float32, Model.Device)[TensorIndex.None, TensorIndex.None];
         if (m.shape[2] != ImageSize || m.shape[3] != ImageSize)
         {
             m = F.interpolate(m, new long[] { ImageSize, ImageSize }, mode: InterpolationMode.Bilinear, align_corners: false, antialias: true);
@@ -308,7 +309,7 @@ public sealed class Sam2VideoPredictor
         {
             s.ClearFeatureCache();
             using var scope = NewDisposeScope();
-            var image = Preprocess.VideoFrame(s.Frames.Read(frameIdx), ImageSize).unsqueeze(0);
+            var image = Preprocess.VideoFrame(s.Frames.Read(frameIdx), ImageSize).unsqueeze(0).to(Model.Device);
             var o = Model.ForwardImage(image);
             foreach (var t in o.BackboneFpn.Concat(o.VisionPosEnc)) t.DetachFromDisposeScope();
             s.CachedFeatures = o;
@@ -361,7 +362,7 @@ public sealed class Sam2VideoPredictor
     VideoFrameMasks ConsolidatedFrame(VideoSession s, int frameIdx, bool isCond)
     {
         using var scope = NewDisposeScope();
-        var consolidated = full(s.Objects.Count, 1, s.VideoHeight, s.VideoWidth, Sam2Base.NoObjScore, dtype: float32);
+        var consolidated = full(s.Objects.Count, 1, s.VideoHeight, s.VideoWidth, Sam2Base.NoObjScore, dtype: float32, device: Model.Device);
         for (int i = 0; i < s.Objects.Count; i++)
         {
             var obj = s.Objects[i];

@@ -58,7 +58,7 @@ public sealed class VideoStepRunner(Sam2VideoPredictor predictor, VideoSession s
                 break;
             case AddMaskStep a:
                 VideoFrameMasks masks;
-                using (var m = a.MaskPath is null ? zeros(s.VideoHeight, s.VideoWidth, ScalarType.Bool)
+                using (var m = a.MaskPath is null ? zeros(s.VideoHeight, s.VideoWidth, ScalarType.Bool, CPU)
                        : a.MaskValue is int v ? MaskImages.ReadLabelTensor(a.MaskPath, v) : MaskImages.ReadPngTensor(a.MaskPath))
                     masks = p.AddNewMask(s, a.Frame, a.ObjId, m);
                 yield return masks;

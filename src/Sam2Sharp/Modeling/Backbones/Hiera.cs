@@ -57,7 +57,7 @@ public sealed class Hiera : nn.Module<Tensor, IReadOnlyList<Tensor>>
         pos_embed_window = new Parameter(zeros(1, embedDim, windowSpec[0], windowSpec[0]));
 
         // Stochastic depth rate grows linearly over the blocks.
-        var dpr = linspace(0, dropPathRate, depth).data<float>().ToArray();
+        var dpr = linspace(0, dropPathRate, depth, device: CPU).data<float>().ToArray();
 
         int curStage = 1;
         blocks = new ModuleList<MultiScaleBlock>();

@@ -212,7 +212,7 @@ public sealed class MaskDecoder : nn.Module
         double delta = DynamicMultimaskStabilityDelta;
         var areaI = (maskLogits > delta).sum(-1).to_type(float32);
         var areaU = (maskLogits > -delta).sum(-1).to_type(float32);
-        return where(areaU > 0, areaI / areaU, 1.0).MoveToOuterDisposeScope();
+        return where(areaU > 0, areaI / areaU, tensor(1.0f, device: areaU.device)).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -36,10 +36,10 @@ public sealed class RoPEAttention : Attention
     /// <summary>The rotations in use (N × head_dim/2 × 2, cos and sin), for inspection.</summary>
     public Tensor FreqsCis => cache.Freqs!;
 
-    private Tensor ComputeCis(double endX, double endY)
+    private Tensor ComputeCis(double endX, double endY, Device? device = null)
     {
         // Outlives any caller's dispose scope: owned by this module until replaced.
-        return Rope.ComputeAxialCis(headDim, endX, endY, ropeTheta).DetachFromDisposeScope();
+        return Rope.ComputeAxialCis(headDim, endX, endY, ropeTheta, device).DetachFromDisposeScope();
     }
 
     protected override (Tensor q, Tensor k) PositionQueriesAndKeys(Tensor q, Tensor k, int numKExcludeRope)
@@ -49,7 +49,7 @@ public sealed class RoPEAttention : Attention
         if (freqs.shape[0] != nq)
         {
             double side = Math.Sqrt(nq);
-            var fresh = ComputeCis(side, side);
+            var fresh = ComputeCis(side, side, q.device);
             freqs.Dispose();
             cache.Freqs = freqs = fresh;
         }
