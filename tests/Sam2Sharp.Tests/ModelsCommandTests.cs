@@ -1,4 +1,5 @@
 using Sam2Sharp.Cli.Commands;
+using TorchSharp;
 using Xunit;
 
 namespace Sam2Sharp.Tests;
@@ -115,5 +116,34 @@ public sealed class ModelsCommandTests : IDisposable
         Assert.Contains("offline", ErrorLine(err));
         Assert.Empty(_server.Requests);
         Assert.False(File.Exists(Path.Combine(_dir, "m.png")));
+    }
+    [Fact]
+    public void TrainTakesItsStartingWeightsByName()
+    {
+        var registry = ModelHubTests.ServeMicro(_server, _dir);
+        var yaml = TrainingDataTests.WriteRunYaml(_dir, "imgs", "gts", null, """
+            prompts:
+              prob_to_use_pt_input: 0
+              num_frames_to_correct: 1
+              num_init_cond_frames: 1
+            optim:
+              freeze_image_encoder: true
+            run:
+              steps: 1
+            """);
+        var inputs = Golden.Tensors(Path.Combine(ModelHubTests.MicroFolder, "train", "inputs.safetensors"));
+        var source = new TrainerTests.FixedClip(inputs["img_batch"][torch.TensorIndex.Slice(0, 2)], inputs["masks"][torch.TensorIndex.Slice(0, 2)]);
+        (int, string) Train(params string[] args) => TestCli.RunCapturingErrors(TrainCommand.Create((_, _) => source), ["train", "-c", yaml, "-q", .. args]);
+
+        var (rc, err) = Train("--model", "micro", "--models", registry);
+        Assert.Equal(1, rc);
+        Assert.Equal($"error: {yaml}: model.checkpoint is given, and so is --model micro: keep one", err.Trim());
+        Assert.Empty(_server.Requests);
+
+        File.WriteAllLines(yaml, File.ReadAllLines(yaml).Where(l => !l.TrimStart().StartsWith("checkpoint:")));
+        (rc, err) = Train("--model", "micro", "--models", registry);
+        Assert.True(rc == 0, err);
+        Assert.Single(_server.Requests);
+        Assert.True(File.Exists(Path.Combine(_dir, "out", "checkpoint.pt")));
     }
 }
