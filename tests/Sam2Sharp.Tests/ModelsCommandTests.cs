@@ -8,6 +8,7 @@ namespace Sam2Sharp.Tests;
 public sealed class ModelsCommandTests : IDisposable
 {
     static readonly string[] HubVariables = ["SAM2_HOME", "SAM2_MODELS", "SAM2_OFFLINE", "SAM2_MODEL_BASE_URL"];
+    readonly string? _xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
     readonly Dictionary<string, string?> _saved = HubVariables.ToDictionary(v => v, Environment.GetEnvironmentVariable);
     readonly LoopbackFileServer _server = new();
     readonly string _dir = TestCli.TempDir("sam2-models-");
@@ -145,5 +146,24 @@ public sealed class ModelsCommandTests : IDisposable
         Assert.True(rc == 0, err);
         Assert.Single(_server.Requests);
         Assert.True(File.Exists(Path.Combine(_dir, "out", "checkpoint.pt")));
+    }
+
+    [Fact]
+    public void TheEnvironmentSetsTheRegistryMirrorAndOfflineMode()
+    {
+        var registry = ModelHubTests.ServeMicro(_server, _dir);
+        Environment.SetEnvironmentVariable("SAM2_MODELS", registry);
+        Environment.SetEnvironmentVariable("SAM2_MODEL_BASE_URL", "http://127.0.0.1:1/mirror");
+        Environment.SetEnvironmentVariable("SAM2_OFFLINE", "1");
+        var options = Sam2Sharp.Hub.ModelHubOptions.FromEnvironment();
+        Assert.True(options.Offline);
+        using var hub = new Sam2Sharp.Hub.ModelHub(options);
+        Assert.Equal(Home, hub.Cache.Folder);
+        Assert.Equal("http://127.0.0.1:1/mirror/segment_anything_2/092824/sam2.1_hiera_large.pt", hub.Registry.Find("sam2.1_hiera_large").Url.ToString());
+        Assert.Equal(_server.BaseUrl + "/micro.pt", hub.Registry.Find("micro").Url.ToString());
+        Environment.SetEnvironmentVariable("SAM2_HOME", null);
+        Environment.SetEnvironmentVariable("XDG_CACHE_HOME", "/xdg");
+        try { Assert.Equal("/xdg/sam2sharp", Sam2Sharp.Hub.ModelCache.DefaultFolder()); }
+        finally { Environment.SetEnvironmentVariable("XDG_CACHE_HOME", _xdg); }
     }
 }
