@@ -36,3 +36,27 @@ public readonly struct GcPause : IDisposable
         }
     }
 }
+
+/// <summary>
+/// One unit of inference as every entry point of the predictors runs it: no garbage collection (see
+/// <see cref="GcPause"/>), no gradients, and a dispose scope for the unit's temporaries — opened in this one place
+/// so that no entry point forgets the pause.
+/// </summary>
+internal sealed class InferenceScope : IDisposable
+{
+    private readonly GcPause pause = GcPause.Start();
+    private readonly IDisposable noGrad = TorchSharp.torch.no_grad();
+    private readonly TorchSharp.DisposeScope scope = TorchSharp.torch.NewDisposeScope();
+
+    private InferenceScope() { }
+
+    /// <summary>Opens the unit; dispose it to close it (temporaries freed, collections allowed again).</summary>
+    public static InferenceScope Start() => new();
+
+    public void Dispose()
+    {
+        scope.Dispose();
+        noGrad.Dispose();
+        pause.Dispose();
+    }
+}

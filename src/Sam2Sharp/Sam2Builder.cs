@@ -12,16 +12,17 @@ public static class Sam2Builder
 {
     /// <summary>
     /// The model for a config (a built-in name or YAML path; null: inferred from the checkpoint)
-    /// with the checkpoint loaded strictly (null: random weights), in eval mode.
+    /// with the checkpoint loaded strictly (null: random weights), in eval mode. By default with the
+    /// reference builders' post-processing (<see cref="Sam2ModelOptions.ApplyPostprocessing"/>).
     /// </summary>
-    public static Sam2Base Load(string? configNameOrPath, string? checkpointPath, Func<Sam2Config, Sam2Config>? adjust = null)
+    public static Sam2Base Load(string? configNameOrPath, string? checkpointPath, Sam2ModelOptions? options = null)
     {
+        options ??= new Sam2ModelOptions();
         Dictionary<string, Tensor>? sd = checkpointPath is null ? null : Checkpoint.ReadStateDict(checkpointPath);
         var config = configNameOrPath is not null ? ConfigLoader.Load(configNameOrPath)
             : sd is not null ? Checkpoint.InferConfig(sd, checkpointPath!)
             : throw new Sam2Exception("give a config or a checkpoint");
-        if (adjust is not null) config = adjust(config);
-        var model = new Sam2Base(config);
+        var model = new Sam2Base(options.Apply(config), options);
         if (sd is not null)
         {
             Checkpoint.LoadInto(model, sd, checkpointPath!);
@@ -35,14 +36,13 @@ public static class Sam2Builder
     /// The model registered as <paramref name="modelName"/> (e.g. "sam2.1_hiera_tiny"), downloaded and
     /// verified into the cache on first use, built with the registry entry's config.
     /// </summary>
-    public static Sam2Base LoadByName(string modelName, Func<Sam2Config, Sam2Config>? adjust = null, Sam2ModelOptions? options = null,
-        CancellationToken cancellationToken = default)
+    public static Sam2Base LoadByName(string modelName, Sam2ModelOptions? options = null, CancellationToken cancellationToken = default)
     {
         var own = options?.Hub is null ? new Hub.ModelHub() : null;
         try
         {
             var (path, config) = (options?.Hub ?? own!).Resolve(modelName, options?.DownloadProgress, cancellationToken);
-            return Load(config, path, adjust);
+            return Load(config, path, options);
         }
         finally { own?.Dispose(); }
     }

@@ -18,25 +18,38 @@ public sealed record ImagePrediction(Tensor Masks, Tensor IouPredictions, Tensor
 /// </summary>
 public sealed class Sam2ImagePredictor : IDisposable
 {
+    /// <summary>The model (shared: the predictor does not dispose it).</summary>
     public Sam2Base Model { get; }
+    /// <summary>The options given at construction.</summary>
+    public Sam2ImagePredictorOptions Options { get; }
+    /// <summary>The prompt and mask transforms for the model's input size and these options.</summary>
     public Sam2Transforms Transforms { get; }
-    public double MaskThreshold { get; }
+    /// <summary>A pixel is in the mask when its logit is above this (<see cref="Sam2ImagePredictorOptions.MaskThreshold"/>).</summary>
+    public double MaskThreshold => Options.MaskThreshold;
 
     private Tensor? imageEmbed;           // B×C×S/16×S/16, no_mem_embed added
     private List<Tensor>? highResFeats;  // B×C/8×S/4×S/4, B×C/4×S/8×S/8
     private List<(int H, int W)> origHw = new();
 
+    /// <summary>Whether an image (or batch) is embedded.</summary>
     public bool IsImageSet => imageEmbed is not null;
+    /// <summary>Whether a batch was set with <see cref="SetImageBatch"/>.</summary>
     public bool IsBatch { get; private set; }
+    /// <summary>The image embedding, B×C×S/16×S/16 (owned by the predictor).</summary>
     public Tensor ImageEmbedding => imageEmbed ?? throw new InvalidOperationException("An image must be set with SetImage(...) first.");
+    /// <summary>The decoder's high-resolution features, B×C/8×S/4×S/4 and B×C/4×S/8×S/8.</summary>
     public IReadOnlyList<Tensor> HighResFeatures => highResFeats ?? throw new InvalidOperationException("An image must be set with SetImage(...) first.");
+    /// <summary>The sizes of the images set, in order.</summary>
     public IReadOnlyList<(int H, int W)> OriginalSizes => origHw;
 
-    public Sam2ImagePredictor(Sam2Base model, double maskThreshold = 0.0, int maxHoleArea = 0, int maxSprinkleArea = 0)
+    /// <summary>A predictor on <paramref name="model"/> (shared, not owned) with the given options (default: the reference's).</summary>
+    public Sam2ImagePredictor(Sam2Base model, Sam2ImagePredictorOptions? options = null)
     {
         Model = model;
-        MaskThreshold = maskThreshold;
-        Transforms = new Sam2Transforms(model.ImageSize, maskThreshold, maxHoleArea, maxSprinkleArea);
+        Options = options ?? new Sam2ImagePredictorOptions();
+        if (Options.MaxHoleArea < 0 || Options.MaxSprinkleArea < 0)
+            throw new Sam2Exception($"image predictor options: max hole area ({Options.MaxHoleArea}) and max sprinkle area ({Options.MaxSprinkleArea}) must not be negative");
+        Transforms = new Sam2Transforms(model.ImageSize, Options.MaskThreshold, Options.MaxHoleArea, Options.MaxSprinkleArea);
     }
 
     /// <summary>Embeds one image of any size.</summary>
@@ -56,9 +69,7 @@ public sealed class Sam2ImagePredictor : IDisposable
     public void SetPreprocessed(Tensor input, IReadOnlyList<(int H, int W)> originalSizes)
     {
         ResetPredictor();
-        using var pause = GcPause.Start();
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
+        using var unit = InferenceScope.Start();
         var feats = Model.PrepareBackboneFeatures(Model.ForwardImage(input));
         var vf = feats.VisionFeats.ToList();
         if (Model.Config.DirectlyAddNoMemEmbed) vf[^1] = vf[^1] + Model.NoMemEmbed;
@@ -68,6 +79,7 @@ public sealed class Sam2ImagePredictor : IDisposable
         origHw = originalSizes.ToList();
     }
 
+    /// <summary>Frees the embedding; a new image must be set before predicting.</summary>
     public void ResetPredictor()
     {
         imageEmbed?.Dispose();
@@ -87,14 +99,24 @@ public sealed class Sam2ImagePredictor : IDisposable
         Tensor? maskInput = null, bool multimaskOutput = true, bool returnLogits = false, bool normalizeCoords = true, int imgIdx = -1)
     {
         if (!IsImageSet) throw new InvalidOperationException("An image must be set with SetImage(...) before mask prediction.");
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
+        using var unit = InferenceScope.Start();
         var (coords, labels, box, mask) = PrepPrompts(pointCoords, pointLabels, boxes, maskInput, normalizeCoords, imgIdx);
         var (masks, ious, lowRes) = PredictTorch(coords, labels, box, mask, multimaskOutput, returnLogits, imgIdx);
         // A single prompt set drops the batch dimension, as the reference's numpy output does.
         if (masks.shape[0] == 1) { masks = masks.squeeze(0); ious = ious.squeeze(0); lowRes = lowRes.squeeze(0); }
         var r = new ImagePrediction(masks.MoveToOuterDisposeScope(), ious.to_type(float32).MoveToOuterDisposeScope(), lowRes.to_type(float32).MoveToOuterDisposeScope());
         return r;
+    }
+
+    /// <summary>
+    /// Masks for the image set with <see cref="SetImage"/> from typed prompts: clicks (pixels of the image, each with
+    /// its <see cref="PointLabel"/>), boxes (several boxes predict a batch) and a low-resolution mask input.
+    /// </summary>
+    public ImagePrediction Predict(IReadOnlyList<PromptPoint>? points, IReadOnlyList<PromptBox>? boxes = null, Tensor? maskInput = null,
+        bool multimaskOutput = true, bool returnLogits = false, bool normalizeCoords = true, int imgIdx = -1)
+    {
+        var (coords, labels) = PromptArrays.Points(points);
+        return Predict(coords, labels, boxes is { Count: > 0 } ? PromptBox.ToArray(boxes) : null, maskInput, multimaskOutput, returnLogits, normalizeCoords, imgIdx);
     }
 
     /// <summary>Prompts for each image of the batch set with <see cref="SetImageBatch"/>.</summary>
@@ -132,9 +154,7 @@ public sealed class Sam2ImagePredictor : IDisposable
         Tensor? boxes = null, Tensor? maskInput = null, bool multimaskOutput = true, bool returnLogits = false, int imgIdx = -1)
     {
         if (!IsImageSet) throw new InvalidOperationException("An image must be set with SetImage(...) before mask prediction.");
-        using var pause = GcPause.Start();
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
+        using var unit = InferenceScope.Start();
         (Tensor, Tensor)? points = pointCoords is not null ? (pointCoords, pointLabels!) : null;
         if (boxes is not null)
         {
@@ -158,5 +178,6 @@ public sealed class Sam2ImagePredictor : IDisposable
         return (masks.MoveToOuterDisposeScope(), dec.IouPred.MoveToOuterDisposeScope(), lowRes.MoveToOuterDisposeScope());
     }
 
+    /// <summary>Frees the embedding (not the model).</summary>
     public void Dispose() => ResetPredictor();
 }

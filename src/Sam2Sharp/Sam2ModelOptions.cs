@@ -1,3 +1,4 @@
+using Sam2Sharp.Config;
 using Sam2Sharp.Hub;
 
 namespace Sam2Sharp;
@@ -5,9 +6,38 @@ namespace Sam2Sharp;
 /// <summary>How <see cref="Sam2Builder"/> builds a model.</summary>
 public sealed record Sam2ModelOptions
 {
+    /// <summary>
+    /// The post-processing the reference's builders switch on by default (<c>apply_postprocessing=True</c>):
+    /// dynamic multimask via stability (delta 0.05, threshold 0.98) and binarized click masks for the memory
+    /// encoder. Video predictors on such a model also fill holes of area up to 8 unless their options say otherwise
+    /// (see <see cref="Video.Sam2VideoPredictorOptions.FillHoleArea"/>). False builds the config as written.
+    /// </summary>
+    public bool ApplyPostprocessing { get; init; } = true;
+
+    /// <summary>
+    /// Changes to the config applied after the post-processing, as the reference's <c>hydra_overrides_extra</c>
+    /// (e.g. a drop-path rate for training); null: none.
+    /// </summary>
+    public Func<Sam2Config, Sam2Config>? ConfigOverrides { get; init; }
+
     /// <summary>Where models given by name come from (registry, cache, network); null: a hub configured from the environment.</summary>
     public ModelHub? Hub { get; init; }
 
     /// <summary>Receives download progress when a model given by name is fetched.</summary>
     public IProgress<DownloadProgress>? DownloadProgress { get; init; }
+
+    /// <summary>The config as this model is built from it.</summary>
+    internal Sam2Config Apply(Sam2Config config)
+    {
+        if (ApplyPostprocessing)
+            config = config with
+            {
+                SamMaskDecoderExtraArgs = new()
+                {
+                    DynamicMultimaskViaStability = true, DynamicMultimaskStabilityDelta = 0.05, DynamicMultimaskStabilityThresh = 0.98,
+                },
+                BinarizeMaskFromPtsForMemEnc = true,
+            };
+        return ConfigOverrides is null ? config : ConfigOverrides(config);
+    }
 }

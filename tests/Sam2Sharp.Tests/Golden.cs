@@ -11,6 +11,9 @@ namespace Sam2Sharp.Tests;
 /// </summary>
 public static class Golden
 {
+    /// <summary>Builds a model from its config as written (no inference post-processing), as training does.</summary>
+    public static readonly Sam2ModelOptions AsWritten = new() { ApplyPostprocessing = false };
+
     public static string RepoRoot { get; } = FindRepoRoot();
 
     static string FindRepoRoot()

@@ -24,15 +24,19 @@ public class ImagePredictorGoldenTests
             {
                 var pp = Golden.Cases(folder).GetProperty("image_postprocessing");
                 bool dyn = pp.TryGetProperty("sam_mask_decoder_extra_args.dynamic_multimask_via_stability", out var v) && v.GetString() == "true";
-                m = Sam2Builder.Load(Path.Combine(folder, "config.yaml"), Path.Combine(folder, "model.pt"),
-                    c => dyn ? c.WithImagePostprocessing() with
+                double D(string k) => double.Parse(pp.GetProperty(k).GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+                m = Sam2Builder.Load(Path.Combine(folder, "config.yaml"), Path.Combine(folder, "model.pt"), new Sam2ModelOptions
+                {
+                    ApplyPostprocessing = dyn,
+                    ConfigOverrides = c => !dyn ? c : c with
                     {
-                        SamMaskDecoderExtraArgs = c.WithImagePostprocessing().SamMaskDecoderExtraArgs with
+                        SamMaskDecoderExtraArgs = c.SamMaskDecoderExtraArgs with
                         {
-                            DynamicMultimaskStabilityDelta = double.Parse(pp.GetProperty("sam_mask_decoder_extra_args.dynamic_multimask_stability_delta").GetString()!, System.Globalization.CultureInfo.InvariantCulture),
-                            DynamicMultimaskStabilityThresh = double.Parse(pp.GetProperty("sam_mask_decoder_extra_args.dynamic_multimask_stability_thresh").GetString()!, System.Globalization.CultureInfo.InvariantCulture),
+                            DynamicMultimaskStabilityDelta = D("sam_mask_decoder_extra_args.dynamic_multimask_stability_delta"),
+                            DynamicMultimaskStabilityThresh = D("sam_mask_decoder_extra_args.dynamic_multimask_stability_thresh"),
                         },
-                    } : c);
+                    },
+                });
                 Models[folder] = m;
             }
             return m;

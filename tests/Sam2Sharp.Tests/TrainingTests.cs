@@ -80,7 +80,7 @@ public class TrainingTests
     public void PromptPlanFollowsTheOptions()
     {
         using var scope = NewDisposeScope();
-        using var model = Sam2Builder.Load(Path.Combine(MicroFolder, "config.yaml"), null);
+        using var model = Sam2Builder.Load(Path.Combine(MicroFolder, "config.yaml"), null, Golden.AsWritten);
         model.train();
         long t = 6, o = 2;
         var masks = zeros(t, o, 256, 256, dtype: ScalarType.Bool);
@@ -144,7 +144,7 @@ public class TrainingTests
     [Fact]
     public void OptimizerGroupsFollowTheFineTuningConfig()
     {
-        using var model = Sam2Builder.Load(Path.Combine(MicroFolder, "config.yaml"), null);
+        using var model = Sam2Builder.Load(Path.Combine(MicroFolder, "config.yaml"), null, Golden.AsWritten);
         var s = new OptimizerSettings { BaseLr = 1e-3, VisionLr = 5e-4, WarmupSteps = 10 };
         using var opt = OptimizerFactory.Create(model, s, 100);
         var all = model.named_parameters().Select(p => p.name).ToList();
@@ -179,7 +179,7 @@ public class TrainingTests
     [Fact]
     public void FrozenImageEncoderIsLeftOutOfTheOptimizer()
     {
-        using var model = Sam2Builder.Load(Path.Combine(MicroFolder, "config.yaml"), null);
+        using var model = Sam2Builder.Load(Path.Combine(MicroFolder, "config.yaml"), null, Golden.AsWritten);
         _ = new Sam2Train(model, new Sam2TrainOptions { FreezeImageEncoder = true });
         using var opt = OptimizerFactory.Create(model, new OptimizerSettings(), 10);
         Assert.DoesNotContain(opt.Groups.SelectMany(g => g.Names), n => n.StartsWith("image_encoder."));
@@ -192,7 +192,7 @@ public class TrainingTests
         var dir = Directory.CreateTempSubdirectory("sam2train");
         try
         {
-            using var model = Sam2Builder.Load(Path.Combine(MicroFolder, "config.yaml"), Path.Combine(MicroFolder, "model.pt"));
+            using var model = Sam2Builder.Load(Path.Combine(MicroFolder, "config.yaml"), Path.Combine(MicroFolder, "model.pt"), Golden.AsWritten);
             var path = Path.Combine(dir.FullName, "checkpoint.pt");
             Checkpoint.Save(model, path);
             var back = Checkpoint.ReadStateDict(path);
@@ -210,7 +210,7 @@ public class TrainingTests
             Assert.Contains(zip.Entries, e => e.FullName.EndsWith("/version"));
             Assert.Equal(own.Count, zip.Entries.Count(e => e.FullName.Contains("/data/")));
             // And the file loads back into a model.
-            using var again = Sam2Builder.Load(Path.Combine(MicroFolder, "config.yaml"), path);
+            using var again = Sam2Builder.Load(Path.Combine(MicroFolder, "config.yaml"), path, Golden.AsWritten);
         }
         finally { dir.Delete(true); }
     }
@@ -225,7 +225,7 @@ public class TrainingTests
         var batch = TrainingGoldenTests.Batch(new() { ["img_batch"] = inputs["img_batch"][TensorIndex.Slice(0, 2)], ["masks"] = inputs["masks"][TensorIndex.Slice(0, 2)] });
         var loss = new MultiStepMultiMasksAndIous(new Dictionary<string, double> { ["loss_mask"] = 20, ["loss_dice"] = 1, ["loss_iou"] = 1, ["loss_class"] = 1 },
             superviseAllIou: true, iouUseL1Loss: true, predObjScores: true);
-        using var model = Sam2Builder.Load(Path.Combine(folder, "config.yaml"), Path.Combine(folder, "model.pt"));
+        using var model = Sam2Builder.Load(Path.Combine(folder, "config.yaml"), Path.Combine(folder, "model.pt"), Golden.AsWritten);
         var train = new Sam2Train(model, new Sam2TrainOptions { ProbToUsePtInputForEval = 1.0, NumCorrectionPtPerFrame = 1, FreezeImageEncoder = true });
         using var opt = OptimizerFactory.Create(model, new OptimizerSettings { BaseLr = 1e-4, GradClipMaxNorm = 1.0 }, 10);
         var l0 = loss.Forward(train.Forward(batch), batch.Masks)[MultiStepMultiMasksAndIous.CoreLoss];
@@ -320,7 +320,7 @@ public class TrainerTests(Xunit.Abstractions.ITestOutputHelper log)
                 t.SaveCheckpoint(r1.Losses["core_loss"]);
             }
             Assert.Equal(2, File.ReadAllLines(Path.Combine(cfg.Output, "train_log.jsonl")).Length);
-            using var loaded = Sam2Builder.Load(Path.Combine(folder, "config.yaml"), Path.Combine(cfg.Output, "checkpoint.pt"));
+            using var loaded = Sam2Builder.Load(Path.Combine(folder, "config.yaml"), Path.Combine(cfg.Output, "checkpoint.pt"), Golden.AsWritten);
         }
         finally { dir.Delete(true); }
     }

@@ -22,18 +22,29 @@ public class VideoPredictorGoldenTests
         var pp = c.GetProperty("postprocessing");
         string P(string k) => pp.GetProperty(k).GetString()!;
         double D(string k) => double.Parse(P(k), CultureInfo.InvariantCulture);
-        return Sam2Builder.Load(Path.Combine(folder, "config.yaml"), Path.Combine(folder, "model.pt"), cfg => cfg with
+        return Sam2Builder.Load(Path.Combine(folder, "config.yaml"), Path.Combine(folder, "model.pt"), new Sam2ModelOptions
         {
-            SamMaskDecoderExtraArgs = new()
+            ApplyPostprocessing = false,
+            ConfigOverrides = cfg => cfg with
             {
-                DynamicMultimaskViaStability = P("sam_mask_decoder_extra_args.dynamic_multimask_via_stability") == "true",
-                DynamicMultimaskStabilityDelta = D("sam_mask_decoder_extra_args.dynamic_multimask_stability_delta"),
-                DynamicMultimaskStabilityThresh = D("sam_mask_decoder_extra_args.dynamic_multimask_stability_thresh"),
+                SamMaskDecoderExtraArgs = new()
+                {
+                    DynamicMultimaskViaStability = P("sam_mask_decoder_extra_args.dynamic_multimask_via_stability") == "true",
+                    DynamicMultimaskStabilityDelta = D("sam_mask_decoder_extra_args.dynamic_multimask_stability_delta"),
+                    DynamicMultimaskStabilityThresh = D("sam_mask_decoder_extra_args.dynamic_multimask_stability_thresh"),
+                },
+                BinarizeMaskFromPtsForMemEnc = P("binarize_mask_from_pts_for_mem_enc") == "true",
             },
-            BinarizeMaskFromPtsForMemEnc = P("binarize_mask_from_pts_for_mem_enc") == "true",
-            FillHoleArea = int.Parse(P("fill_hole_area"), CultureInfo.InvariantCulture),
         });
     }
+
+    /// <summary>The video predictor options of the case (its hole area), the memory bank spilled <paramref name="spillBehind"/> frames behind (0: kept in RAM).</summary>
+    public static Sam2VideoPredictorOptions PredictorOptions(JsonElement c, int spillBehind = 0) => new()
+    {
+        FillHoleArea = int.Parse(c.GetProperty("postprocessing").GetProperty("fill_hole_area").GetString()!, CultureInfo.InvariantCulture),
+        SpillMemories = spillBehind > 0,
+        SpillBehind = spillBehind > 0 ? spillBehind : null,
+    };
 
     /// <summary>Asserts one output (objects × H × W logits) against the reference's within the README's tolerances.</summary>
 #pragma warning disable xUnit1013 // shared with the command-line tests
@@ -66,7 +77,7 @@ public class VideoPredictorGoldenTests
         var c = Golden.Case(folder, name);
         var exp = Golden.Tensors(Path.Combine(folder, c.GetProperty("expected").GetString()!));
         using var model = Model(folder, c);
-        var predictor = new Sam2VideoPredictor(model) { SpillBehind = spillBehind == 0 ? null : spillBehind };
+        var predictor = new Sam2VideoPredictor(model, PredictorOptions(c, spillBehind));
         using var session = predictor.InitState(Path.Combine(folder, c.GetProperty("video").GetString()!));
         // The case lists one entry per output; the outputs of one call (a propagation) share its call number.
         var entries = c.GetProperty("prompts").GetProperty("steps").EnumerateArray().ToList();
@@ -95,7 +106,7 @@ public class VideoPredictorGoldenTests
             {
                 string p = $"final_obj{objId}_f{f:D3}";
                 if (!exp.ContainsKey($"{p}_pred_masks")) continue;
-                var fo = o.Output.Find(f);
+                var fo = o.CondFrameOutputs.GetValueOrDefault(f) ?? o.NonCondFrameOutputs.GetValueOrDefault(f); // the memory bank, as output_dict
                 Assert.True(fo is not null, $"{p}: no output kept");
                 var es = exp[$"{p}_object_score"].to_type(float32);
                 var s = fo!.ObjectScoreLogits!.to_type(float32);

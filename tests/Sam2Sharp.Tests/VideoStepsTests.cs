@@ -56,7 +56,7 @@ public sealed class VideoStepsTests
     [Fact]
     public void RunnerYieldsThePredictorsFramesWithProgressAndStopsWhenCancelled()
     {
-        using var model = Sam2Builder.Load(Path.Combine(Folder, "config.yaml"), Path.Combine(Folder, "model.pt"), c => c.WithVideoPostprocessing());
+        using var model = Sam2Builder.Load(Path.Combine(Folder, "config.yaml"), Path.Combine(Folder, "model.pt"));
         var predictor = new Sam2VideoPredictor(model);
         using var session = predictor.InitState(Video);
         var steps = Parse(session.Frames,

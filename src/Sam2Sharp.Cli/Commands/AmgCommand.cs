@@ -75,7 +75,7 @@ public static class AmgCommand
             var img = RgbImage.Load(r.GetValue(image)!);
 
             List<MaskAnnotation> anns;
-            using (var sam = model.Load(r, c => c.WithImagePostprocessing()))
+            using (var sam = model.Load(r))
             using (var generator = new Sam2AutomaticMaskGenerator(sam, options))
                 anns = generator.Generate(img);
 

@@ -28,7 +28,7 @@ public static class BenchCommand
             int n = r.GetValue(runs);
             if (n < 1) throw new Sam2Exception("--runs must be at least 1");
             if (r.GetValue(threads) is { } th) { if (th < 1) throw new Sam2Exception("--threads must be at least 1"); set_num_threads(th); }
-            using var sam = model.Load(r, c => c.WithImagePostprocessing(), defaultConfig: "sam2.1_hiera_t");
+            using var sam = model.Load(r, defaultConfig: "sam2.1_hiera_t");
             int s = sam.ImageSize;
             var image = SyntheticImage(s, s);
             using var predictor = new Sam2ImagePredictor(sam);

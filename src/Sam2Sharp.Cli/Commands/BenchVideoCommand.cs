@@ -25,9 +25,8 @@ public static class BenchVideoCommand
             int n = r.GetValue(frames), k = r.GetValue(objects), rep = r.GetValue(every);
             if (n < 2) throw new Sam2Exception("--frames must be at least 2");
             if (k < 1) throw new Sam2Exception("--objects must be at least 1");
-            using var sam = model.Load(r, c => c.WithVideoPostprocessing(), defaultConfig: "sam2.1_hiera_t");
-            var predictor = new Sam2VideoPredictor(sam);
-            if (r.GetValue(keepAll)) predictor.SpillBehind = null;
+            using var sam = model.Load(r, defaultConfig: "sam2.1_hiera_t");
+            var predictor = new Sam2VideoPredictor(sam, new Sam2VideoPredictorOptions { SpillMemories = !r.GetValue(keepAll) });
             var samples = VideoBenchmark.Run(predictor, r.GetValue(video)!, n, k, s =>
             {
                 if ((s.Frame + 1) % rep == 0 || s.Frame + 1 == n)

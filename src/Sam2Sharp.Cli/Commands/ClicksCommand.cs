@@ -38,7 +38,7 @@ public static class ClicksCommand
             {
                 var masksDir = r.GetValue(masks) ?? throw new Sam2Exception("--images needs --masks");
                 ClickEvaluation.ImagePairs(imagesDir, masksDir); // fail on a missing mask before loading the model
-                using var sam = model.Load(r, c => c.WithImagePostprocessing());
+                using var sam = model.Load(r);
                 using var predictor = new Sam2ImagePredictor(sam);
                 result = ClickEvaluation.EvaluateImages(predictor, imagesDir, masksDir, budget, log);
             }
@@ -48,7 +48,7 @@ public static class ClicksCommand
                 var frameList = ParseFrames(r.GetValue(frames) ?? throw new Sam2Exception("--video needs --frames, e.g. --frames 0,10,20"));
                 if (!Directory.Exists(masksDir)) throw new Sam2Exception($"video mask folder not found: {masksDir}");
                 if (!Directory.Exists(videoPath) && !File.Exists(videoPath)) throw new Sam2Exception($"video not found: {videoPath}");
-                using var sam = model.Load(r, c => c.WithVideoPostprocessing());
+                using var sam = model.Load(r);
                 var predictor = new Sam2VideoPredictor(sam);
                 result = ClickEvaluation.EvaluateVideo(predictor, videoPath!, masksDir, frameList, budget, log);
             }

@@ -54,7 +54,7 @@ public static class ImageCommand
             if (r.GetValue(saveTensors) is { } stPath) targets.Add(new OutputTarget("--save-tensors", stPath, Overwrite: overwrite));
             using var staged = StagedOutputs.Open(targets);
 
-            using var sam = model.Load(r, c => c.WithImagePostprocessing());
+            using var sam = model.Load(r);
             if (mask is not null && (mask.shape[^1] != sam.ImageSize / 4 || mask.shape[^2] != sam.ImageSize / 4))
                 throw new Sam2Exception($"--mask-input {r.GetValue(maskInput)}: mask_input is [{string.Join(",", mask.shape)}], expected 1×{sam.ImageSize / 4}×{sam.ImageSize / 4}");
             using var predictor = new Sam2ImagePredictor(sam);

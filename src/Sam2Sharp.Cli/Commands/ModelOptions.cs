@@ -37,10 +37,11 @@ public sealed class ModelOptions(bool checkpointRequired = true)
         return (path, config ?? registered);
     }
 
-    /// <summary>The model; with neither a checkpoint nor a config, <paramref name="defaultConfig"/> with random weights (benchmarks).</summary>
-    public Sam2Base Load(ParseResult r, Func<Config.Sam2Config, Config.Sam2Config>? adjust = null, string? defaultConfig = null)
+    /// <summary>The model (default options: the reference builders' post-processing); with neither a checkpoint nor a
+    /// config, <paramref name="defaultConfig"/> with random weights (benchmarks).</summary>
+    public Sam2Base Load(ParseResult r, Sam2ModelOptions? options = null, string? defaultConfig = null)
     {
         var (checkpoint, config) = Resolve(r);
-        return Sam2Builder.Load(config ?? (checkpoint is null ? defaultConfig : null), checkpoint, adjust);
+        return Sam2Builder.Load(config ?? (checkpoint is null ? defaultConfig : null), checkpoint, options);
     }
 }

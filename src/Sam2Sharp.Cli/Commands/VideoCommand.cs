@@ -80,8 +80,8 @@ public static class VideoCommand
                 q.SaveTensors is null ? null : new OutputTarget("--save-tensors", q.SaveTensors),
                 fps, File.Exists(q.Input) ? q.Input : null), frames, steps, q.Prompts);
 
-            using var sam = Sam2Builder.Load(q.Config, q.Checkpoint, c => c.WithVideoPostprocessing() with { NonOverlapMasks = q.NonOverlapMasks });
-            var predictor = new Sam2VideoPredictor(sam);
+            using var sam = Sam2Builder.Load(q.Config, q.Checkpoint);
+            var predictor = new Sam2VideoPredictor(sam, new Sam2VideoPredictorOptions { NonOverlapMasks = q.NonOverlapMasks });
             session = predictor.InitState(frames);
             var runner = new VideoStepRunner(predictor, session);
             bool interactive = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;

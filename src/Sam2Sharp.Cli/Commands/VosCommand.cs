@@ -45,8 +45,8 @@ public static class VosCommand
             var videos = VosInference.VideoNames(options.BaseVideoDir, r.GetValue(videoList));
             VosInference.CheckVideos(options.BaseVideoDir, videos);
 
-            using var sam = model.Load(r, VosInference.ConfigAdjustment(options.Layout, r.GetValue(post)));
-            var predictor = new Sam2VideoPredictor(sam);
+            using var sam = model.Load(r, new Sam2ModelOptions { ApplyPostprocessing = r.GetValue(post) });
+            var predictor = new Sam2VideoPredictor(sam, VosInference.PredictorOptions(options.Layout));
             if (!isQuiet)
             {
                 Console.WriteLine(options.UseAllMasks

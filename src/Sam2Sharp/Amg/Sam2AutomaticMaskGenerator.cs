@@ -28,7 +28,7 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
             : Options.PointGrids!;
         // The reference hands min_mask_region_area to the predictor as both hole and sprinkle area;
         // it does not run postprocess_small_regions in generate.
-        Predictor = new Sam2ImagePredictor(model, maxHoleArea: Options.MinMaskRegionArea, maxSprinkleArea: Options.MinMaskRegionArea);
+        Predictor = new Sam2ImagePredictor(model, new Sam2ImagePredictorOptions { MaxHoleArea = Options.MinMaskRegionArea, MaxSprinkleArea = Options.MinMaskRegionArea });
     }
 
     /// <summary>The annotations of every mask found, in the reference's order; empty when none passes the filters.</summary>

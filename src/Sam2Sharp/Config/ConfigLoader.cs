@@ -82,10 +82,6 @@ public static class ConfigLoader
             UseMlpForObjPtrProj = m.Bool("use_mlp_for_obj_ptr_proj", d.UseMlpForObjPtrProj),
             NoObjEmbedSpatial = m.Bool("no_obj_embed_spatial", d.NoObjEmbedSpatial),
             CompileImageEncoder = m.Bool("compile_image_encoder", d.CompileImageEncoder),
-            FillHoleArea = m.Int("fill_hole_area", d.FillHoleArea),
-            NonOverlapMasks = m.Bool("non_overlap_masks", d.NonOverlapMasks),
-            ClearNonCondMemAroundInput = m.Bool("clear_non_cond_mem_around_input", d.ClearNonCondMemAroundInput),
-            AddAllFramesToCorrectAsCond = m.Bool("add_all_frames_to_correct_as_cond", d.AddAllFramesToCorrectAsCond),
         };
         if (m.Map("sam_mask_decoder_extra_args") is { } x)
         {

@@ -167,26 +167,4 @@ public sealed record Sam2Config
     public bool NoObjEmbedSpatial { get; init; }
     public MaskDecoderExtraArgs SamMaskDecoderExtraArgs { get; init; } = new();
     public bool CompileImageEncoder { get; init; }
-
-    // Video predictor options (SAM2VideoPredictor's constructor arguments).
-    public int FillHoleArea { get; init; }
-    public bool NonOverlapMasks { get; init; }
-    public bool ClearNonCondMemAroundInput { get; init; }
-    public bool AddAllFramesToCorrectAsCond { get; init; }
-
-    /// <summary>
-    /// The post-processing the reference's build functions switch on
-    /// (<c>apply_postprocessing=True</c>): dynamic multimask for images, plus binarized click
-    /// masks for the memory encoder and hole filling of area 8 for videos.
-    /// </summary>
-    public Sam2Config WithImagePostprocessing() => this with
-    {
-        SamMaskDecoderExtraArgs = new() { DynamicMultimaskViaStability = true, DynamicMultimaskStabilityDelta = 0.05, DynamicMultimaskStabilityThresh = 0.98 },
-    };
-
-    public Sam2Config WithVideoPostprocessing() => WithImagePostprocessing() with
-    {
-        BinarizeMaskFromPtsForMemEnc = true,
-        FillHoleArea = 8,
-    };
 }

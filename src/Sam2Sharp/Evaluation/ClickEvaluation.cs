@@ -153,10 +153,8 @@ public static class ClickEvaluation
             {
                 var click = PointSampling.SampleFromErrorCenter(target.Mask, pred, w, h);
                 clicks.Add(click);
-                var coords = new float[clicks.Count, 2];
-                for (int i = 0; i < clicks.Count; i++) { coords[i, 0] = clicks[i].X; coords[i, 1] = clicks[i].Y; }
                 bool multimask = k == 0;
-                using var r = predictor.Predict(coords, clicks.Select(c => c.Label).ToArray(), null, prevLogits, multimaskOutput: multimask);
+                using var r = predictor.Predict(clicks.Select(c => c.ToPromptPoint()).ToList(), null, prevLogits, multimaskOutput: multimask);
                 using var scope = NewDisposeScope();
                 long best = multimask ? r.IouPredictions.argmax().item<long>() : 0;
                 var mask = r.Masks[best];
@@ -192,8 +190,8 @@ public static class ClickEvaluation
             {
                 var click = PointSampling.SampleFromErrorCenter(target.Mask, pred, w, h);
                 clicks.Add(click);
-                using var r = predictor.AddNewPointsOrBox(session, frameIdx, target.ObjectId, new float[,] { { click.X, click.Y } },
-                    new[] { click.Label }, clearOldPoints: false);
+                using var r = predictor.AddNewPointsOrBox(session, frameIdx, target.ObjectId, [click.ToPromptPoint()],
+                    clearOldPoints: false);
                 using var logits = r.MaskLogits[0, 0];
                 using var on = (logits > 0).cpu().contiguous();
                 pred = on.data<bool>().ToArray();

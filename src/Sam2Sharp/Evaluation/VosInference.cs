@@ -37,11 +37,10 @@ public static class VosInference
     static readonly string[] JpegExtensions = [".jpg", ".jpeg"];
 
     /// <summary>
-    /// The model settings the tool builds with: masks kept apart (non-overlapping) in the DAVIS layout only, and the
-    /// video predictor's post-processing only when asked for (the benchmark figures are without it).
+    /// The video predictor settings the tool uses: masks kept apart (non-overlapping) in the DAVIS layout only. (The tool
+    /// builds its model without post-processing unless asked for: the benchmark figures are without it.)
     /// </summary>
-    public static Func<Sam2Config, Sam2Config> ConfigAdjustment(VosLayout layout, bool applyPostprocessing) => c =>
-        (applyPostprocessing ? c.WithVideoPostprocessing() : c) with { NonOverlapMasks = layout == VosLayout.Palette };
+    public static Sam2VideoPredictorOptions PredictorOptions(VosLayout layout) => new() { NonOverlapMasks = layout == VosLayout.Palette };
 
     /// <summary>The videos: the lines of <paramref name="videoListFile"/> if given, else every sub-folder of the video folder (sorted).</summary>
     public static IReadOnlyList<string> VideoNames(string baseVideoDir, string? videoListFile)

@@ -1,3 +1,4 @@
+using Sam2Sharp.IO;
 using static TorchSharp.torch;
 
 namespace Sam2Sharp.Modeling;
@@ -18,7 +19,9 @@ public sealed record PointInputs(Tensor Coords, Tensor Labels)
 /// </summary>
 public sealed class FrameOutput : IDisposable
 {
+    /// <summary>The clicks and box the step was given (not owned: the session keeps its prompts).</summary>
     public PointInputs? PointInputs { get; init; }
+    /// <summary>The mask prompt the step was given (not owned).</summary>
     public Tensor? MaskInputs { get; init; }
     private Spillable predMasks = null!;
     private Spillable? maskmemFeatures;
@@ -27,25 +30,27 @@ public sealed class FrameOutput : IDisposable
     public required Tensor PredMasks { get => predMasks.Get(); set => predMasks = new Spillable(value); }
     /// <summary>Full-resolution logits (S×S); only kept while a step needs them.</summary>
     public Tensor? PredMasksHighRes { get; set; }
+    /// <summary>The object pointer, B×C: the token memory attention reads for this frame.</summary>
     public required Tensor ObjPtr { get; set; }
+    /// <summary>Whether the object is on the frame, B×1 (positive: present).</summary>
     public Tensor? ObjectScoreLogits { get; set; }
     /// <summary>The encoded memory, bfloat16 in the video predictor (read back from disk when spilled).</summary>
     public Tensor? MaskmemFeatures { get => maskmemFeatures?.Get(); set => maskmemFeatures = value is null ? null : new Spillable(value); }
 
-    /// <summary>Whether the large tensors live on disk (see <see cref="Spill"/>).</summary>
+    /// <summary>Whether the large tensors were moved to disk (a long video's old frames); reading them loads a copy.</summary>
     public bool IsSpilled => predMasks.IsSpilled;
 
     /// <summary>
-    /// Moves the mask logits and memory features to files under <paramref name="dir"/>, keeping the
-    /// small pointer and score in memory, so that a long video's memory bank does not grow in RAM.
+    /// Moves the mask logits and memory features to files of <paramref name="folder"/>, keeping the small
+    /// pointer and score in memory, so that a long video's memory bank does not grow in RAM.
     /// Reading them afterwards loads a copy into the current dispose scope.
     /// </summary>
-    public void Spill(string dir)
+    internal void Spill(SpillFolder folder)
     {
-        var stem = Path.Combine(dir, Guid.NewGuid().ToString("N"));
-        predMasks.Spill(stem + ".mask");
-        maskmemFeatures?.Spill(stem + ".mem");
+        predMasks.Spill(folder);
+        maskmemFeatures?.Spill(folder);
     }
+    /// <summary>The memory's position encoding (shared by every frame of a session: not owned).</summary>
     public IReadOnlyList<Tensor>? MaskmemPosEnc { get; set; }
 
     /// <summary>Moves the tensors a step computed (not the prompts it was given) out of the current dispose scope.</summary>
@@ -76,56 +81,30 @@ public sealed class FrameOutput : IDisposable
     public void Dispose()
     {
         foreach (var t in Computed()) t.Dispose();
-        predMasks.DeleteFile();
-        maskmemFeatures?.DeleteFile();
+        predMasks.Delete();
+        maskmemFeatures?.Delete();
     }
 }
 
-/// <summary>A tensor held in memory, or spilled to a file of its raw bytes and reloaded on each access.</summary>
+/// <summary>A tensor held in memory, or spilled to a file and reloaded on each access.</summary>
 internal sealed class Spillable(Tensor value)
 {
     private Tensor? inMemory = value;
-    private string? path;
-    private readonly long[] shape = value.shape;
-    private readonly ScalarType dtype = value.dtype;
+    private SpilledTensor? spilled;
 
     public Tensor? InMemory => inMemory;
     public bool IsSpilled => inMemory is null;
 
-    public Tensor Get()
-    {
-        if (inMemory is not null) return inMemory;
-        var t = empty(shape, dtype);
-        t.bytes = File.ReadAllBytes(path!);
-        return t;
-    }
+    public Tensor Get() => inMemory ?? spilled!.Load();
 
-    public void Spill(string file)
+    public void Spill(SpillFolder folder)
     {
         if (inMemory is null) return;
-        File.WriteAllBytes(file, inMemory.bytes.ToArray());
-        path = file;
+        spilled = folder.Write(inMemory);
         inMemory.Dispose();
         inMemory = null;
     }
 
-    public void DeleteFile()
-    {
-        if (path is not null && File.Exists(path)) File.Delete(path);
-    }
-}
-
-/// <summary>
-/// The memory bank of one object (the reference's <c>output_dict</c>): outputs on conditioning
-/// frames (those with prompts) and on the frames tracked from them, by frame index.
-/// </summary>
-public sealed class ObjectMemory
-{
-    public SortedDictionary<int, FrameOutput> CondFrameOutputs { get; } = new();
-    public SortedDictionary<int, FrameOutput> NonCondFrameOutputs { get; } = new();
-
-    public SortedDictionary<int, FrameOutput> Get(bool isCond) => isCond ? CondFrameOutputs : NonCondFrameOutputs;
-
-    public FrameOutput? Find(int frame) =>
-        CondFrameOutputs.GetValueOrDefault(frame) ?? NonCondFrameOutputs.GetValueOrDefault(frame);
+    /// <summary>Removes the spilled copy, if any.</summary>
+    public void Delete() => spilled?.Delete();
 }

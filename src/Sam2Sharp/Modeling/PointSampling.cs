@@ -7,6 +7,8 @@ namespace Sam2Sharp.Modeling;
 public readonly record struct SampledClick(int X, int Y, bool Positive)
 {
     public int Label => Positive ? 1 : 0;
+    /// <summary>The click as a prompt (foreground when positive).</summary>
+    public PromptPoint ToPromptPoint() => new(X, Y, Positive ? PointLabel.Foreground : PointLabel.Background);
 }
 
 /// <summary>

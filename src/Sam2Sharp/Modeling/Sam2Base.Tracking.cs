@@ -7,33 +7,11 @@ namespace Sam2Sharp.Modeling;
 public partial class Sam2Base
 {
     /// <summary>
-    /// Up to <paramref name="maxCondFrameNum"/> conditioning frames closest in time to
-    /// <paramref name="frameIdx"/> (the closest before, the closest after, then the nearest others).
-    /// </summary>
-    public static (SortedDictionary<int, FrameOutput> Selected, SortedDictionary<int, FrameOutput> Unselected)
-        SelectClosestCondFrames(int frameIdx, SortedDictionary<int, FrameOutput> cond, int maxCondFrameNum)
-    {
-        if (maxCondFrameNum == -1 || cond.Count <= maxCondFrameNum) return (cond, new());
-        if (maxCondFrameNum < 2) throw new ArgumentException("we should allow using 2+ conditioning frames");
-        var selected = new SortedDictionary<int, FrameOutput>();
-        var before = cond.Keys.Where(t => t < frameIdx).DefaultIfEmpty(int.MinValue).Max();
-        if (before != int.MinValue) selected[before] = cond[before];
-        var after = cond.Keys.Where(t => t >= frameIdx).DefaultIfEmpty(int.MaxValue).Min();
-        if (after != int.MaxValue) selected[after] = cond[after];
-        int remain = maxCondFrameNum - selected.Count;
-        foreach (var t in cond.Keys.Where(t => !selected.ContainsKey(t)).OrderBy(t => Math.Abs(t - frameIdx)).Take(remain))
-            selected[t] = cond[t];
-        var unselected = new SortedDictionary<int, FrameOutput>();
-        foreach (var (t, v) in cond) if (!selected.ContainsKey(t)) unselected[t] = v;
-        return (selected, unselected);
-    }
-
-    /// <summary>
     /// The current frame's top-level features after memory attention over the memory bank:
     /// past masks (the last num_maskmem-1 frames and the conditioning frames) and object pointers.
     /// </summary>
     public Tensor PrepareMemoryConditionedFeatures(int frameIdx, bool isInitCondFrame, Tensor currentVisionFeat,
-        Tensor currentVisionPosEmbed, (long H, long W) featSize, ObjectMemory output, int numFrames, bool trackInReverse = false)
+        Tensor currentVisionPosEmbed, (long H, long W) featSize, MemoryBank output, int numFrames, bool trackInReverse = false)
     {
         using var scope = NewDisposeScope();
         long b = currentVisionFeat.shape[1];
@@ -42,28 +20,16 @@ public partial class Sam2Base
         if (NumMaskmem == 0) return TokensToMap(currentVisionFeat, featSize).MoveToOuterDisposeScope();
 
         int numObjPtrTokens = 0;
-        int tposSign = trackInReverse ? -1 : 1;
         var memory = new List<Tensor>();
         var memoryPos = new List<Tensor>();
         if (!isInitCondFrame)
         {
-            if (output.CondFrameOutputs.Count == 0) throw new Sam2Exception($"frame {frameIdx}: an object has no prompted (conditioning) frame to track from; add a prompt first");
-            var (selected, unselected) = SelectClosestCondFrames(frameIdx, output.CondFrameOutputs, Config.MaxCondFramesInAttn);
-            var tPosAndPrevs = selected.Values.Select(o => (TPos: 0, Out: (FrameOutput?)o)).ToList();
-            int stride = training ? 1 : Config.MemoryTemporalStrideForEval;
-            for (int tPos = 1; tPos < NumMaskmem; tPos++)
+            int maxPtrs = Config.UseObjPtrsInEncoder ? Math.Min(numFrames, Config.MaxObjPtrsInEncoder) : 0;
+            var selection = output.SelectForAttention(frameIdx, numFrames, trackInReverse, Config.MaxCondFramesInAttn, NumMaskmem,
+                stride: training ? 1 : Config.MemoryTemporalStrideForEval, maxPtrs,
+                onlyPtrsInThePast: !training && Config.OnlyObjPtrsInThePastForEval, Config.UseSignedTposEncToObjPtrs);
+            foreach (var (tPos, prev) in selection.Memories)
             {
-                int tRel = NumMaskmem - tPos; // frames before the current one
-                int prev;
-                if (tRel == 1) prev = trackInReverse ? frameIdx + tRel : frameIdx - tRel;
-                else if (!trackInReverse) prev = FloorDiv(frameIdx - 2, stride) * stride - (tRel - 2) * stride;
-                else prev = -FloorDiv(-(frameIdx + 2), stride) * stride + (tRel - 2) * stride;
-                var o = output.NonCondFrameOutputs.GetValueOrDefault(prev) ?? unselected.GetValueOrDefault(prev);
-                tPosAndPrevs.Add((tPos, o));
-            }
-            foreach (var (tPos, prev) in tPosAndPrevs)
-            {
-                if (prev is null) continue; // padding frames
                 // Memories are stored in bfloat16; attention computes in float32.
                 memory.Add(prev.MaskmemFeatures!.to(device).to_type(float32).flatten(2).permute(2, 0, 1));
                 var enc = prev.MaskmemPosEnc![^1].to(device).flatten(2).permute(2, 0, 1);
@@ -72,18 +38,7 @@ public partial class Sam2Base
 
             if (Config.UseObjPtrsInEncoder)
             {
-                int maxPtrs = Math.Min(numFrames, Config.MaxObjPtrsInEncoder);
-                IEnumerable<KeyValuePair<int, FrameOutput>> ptrCond = selected;
-                if (!training && Config.OnlyObjPtrsInThePastForEval)
-                    ptrCond = selected.Where(kv => trackInReverse ? kv.Key >= frameIdx : kv.Key <= frameIdx);
-                var posAndPtrs = ptrCond.Select(kv => (Pos: Config.UseSignedTposEncToObjPtrs ? (frameIdx - kv.Key) * tposSign : Math.Abs(frameIdx - kv.Key), Ptr: kv.Value.ObjPtr)).ToList();
-                for (int tDiff = 1; tDiff < maxPtrs; tDiff++)
-                {
-                    int t = trackInReverse ? frameIdx + tDiff : frameIdx - tDiff;
-                    if (t < 0 || t >= numFrames) break;
-                    var o = output.NonCondFrameOutputs.GetValueOrDefault(t) ?? unselected.GetValueOrDefault(t);
-                    if (o is not null) posAndPtrs.Add((tDiff, o.ObjPtr));
-                }
+                var posAndPtrs = selection.ObjectPointers;
                 if (posAndPtrs.Count > 0)
                 {
                     var objPtrs = stack(posAndPtrs.Select(p => p.Ptr).ToArray(), 0);
@@ -121,8 +76,6 @@ public partial class Sam2Base
         return TokensToMap(fused, featSize).MoveToOuterDisposeScope();
     }
 
-    static int FloorDiv(int a, int b) => (int)Math.Floor((double)a / b);
-
     /// <summary>Encodes the frame's features and predicted mask into a memory (features, position encodings).</summary>
     public (Tensor Features, IReadOnlyList<Tensor> PosEnc) EncodeNewMemory(Tensor currentVisionFeat, (long H, long W) featSize,
         Tensor predMasksHighRes, Tensor objectScoreLogits, bool isMaskFromPts)
@@ -153,7 +106,7 @@ public partial class Sam2Base
     /// object pointer, and (when asked) the new memory.
     /// </summary>
     public FrameOutput TrackStep(int frameIdx, bool isInitCondFrame, PreparedFeatures feats, PointInputs? pointInputs,
-        Tensor? maskInputs, ObjectMemory output, int numFrames, bool trackInReverse = false, bool runMemEncoder = true,
+        Tensor? maskInputs, MemoryBank output, int numFrames, bool trackInReverse = false, bool runMemEncoder = true,
         Tensor? prevSamMaskLogits = null)
     {
         using var scope = NewDisposeScope();

@@ -25,6 +25,8 @@ public partial class Sam2Base : nn.Module
     public const float NoObjScore = -1024.0f;
 
     public Sam2Config Config { get; }
+    /// <summary>The options the model was built with (<see cref="Sam2Builder.Load"/>); a model made from a config directly has no post-processing beyond its config.</summary>
+    public Sam2ModelOptions Options { get; }
     public int ImageSize => Config.ImageSize;
     public int HiddenDim { get; }
     public int MemDim { get; }
@@ -45,9 +47,11 @@ public partial class Sam2Base : nn.Module
     public MaskDecoder MaskDecoder => sam_mask_decoder;
     public Tensor NoMemEmbed => no_mem_embed;
 
-    public Sam2Base(Sam2Config config) : base(nameof(Sam2Base))
+    /// <summary>The model for <paramref name="config"/> (already adjusted by <paramref name="options"/>, as the builder does), random weights.</summary>
+    public Sam2Base(Sam2Config config, Sam2ModelOptions? options = null) : base(nameof(Sam2Base))
     {
         Config = config;
+        Options = options ?? new Sam2ModelOptions { ApplyPostprocessing = false };
         image_encoder = Sam2Builder.BuildImageEncoder(config.ImageEncoder);
         memory_attention = Sam2Builder.BuildMemoryAttention(config.MemoryAttention);
         memory_encoder = Sam2Builder.BuildMemoryEncoder(config.MemoryEncoder);

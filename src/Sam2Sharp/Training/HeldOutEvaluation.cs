@@ -3,7 +3,6 @@ using Sam2Sharp.Evaluation;
 using Sam2Sharp.IO;
 using Sam2Sharp.Modeling;
 using Sam2Sharp.Video;
-using static TorchSharp.torch;
 
 namespace Sam2Sharp.Training;
 
@@ -13,8 +12,8 @@ public sealed record HeldOutResult(long Step, double JF, double J, double F, int
 /// <summary>
 /// Periodic evaluation during training: semi-supervised VOS on a held-out split, exactly as <c>sam2 vos</c> then
 /// <c>sam2 eval</c> would score a checkpoint of the moment (first-frame masks prompt the video predictor, the
-/// first and last frames are left out of J&amp;F). The training model is copied into a fresh model with the VOS
-/// tool's settings, so its train mode, gradients and optimiser state are untouched.
+/// first and last frames are left out of J&amp;F). The training model tracks in eval mode with the VOS tool's
+/// predictor settings and goes back to train mode afterwards.
 /// </summary>
 public sealed class HeldOutEvaluation
 {
@@ -51,14 +50,18 @@ public sealed class HeldOutEvaluation
         {
             BaseVideoDir = ImageFolder, InputMaskDir = GtFolder, OutputMaskDir = predictions, Layout = Layout,
         };
-        using (var copy = new Sam2Base(VosInference.ConfigAdjustment(Layout, applyPostprocessing: false)(model.Config)))
+        // The training model itself, in eval mode for the moment: no copy of its weights, and its gradients and
+        // optimiser state are untouched (tracking runs without gradients).
+        bool wasTraining = model.training;
+        model.eval();
+        try
         {
-            using (no_grad())
-            using (var scope = NewDisposeScope())
-                copy.load_state_dict(model.state_dict(), strict: true);
-            copy.eval();
-            var predictor = new Sam2VideoPredictor(copy);
+            var predictor = new Sam2VideoPredictor(model, VosInference.PredictorOptions(Layout));
             foreach (var v in Videos) VosInference.RunVideo(predictor, options, v);
+        }
+        finally
+        {
+            if (wasTraining) model.train();
         }
         var scored = VosBenchmark.Run(new VosBenchmarkPlan(GtFolder, predictions, Videos, []), new VosBenchmarkOptions());
         var result = new HeldOutResult(step, scored.GlobalJF, scored.GlobalJ, scored.GlobalF, Videos.Count, predictions);

@@ -192,7 +192,7 @@ public sealed class Sam2Train
     public List<TrainFrameOutput> ForwardTracking(PreparedFeatures? feats, PromptPlan plan, BatchedVideoDatapoint input)
     {
         int numFrames = (int)input.NumFrames;
-        var memory = new ObjectMemory();
+        var memory = new MemoryBank(); // tensors stay in the caller's scope: the bank is not disposed
         var outputs = new Dictionary<int, TrainFrameOutput>();
         var imgIdx = input.FlatObjToImgIdx.to_type(ScalarType.Int64);
         foreach (int t in plan.InitCondFrames.Concat(plan.FramesNotInInitCond))
@@ -206,7 +206,7 @@ public sealed class Sam2Train
                 plan.MaskInputsPerFrame.GetValueOrDefault(t), plan.GtMasksPerFrame[t], plan.FramesToAddCorrectionPt, memory, numFrames);
             r.IsCondFrame = plan.InitCondFrames.Contains(t)
                 || (Options.AddAllFramesToCorrectAsCond && plan.FramesToAddCorrectionPt.Contains(t));
-            memory.Get(r.IsCondFrame)[t] = r.Output;
+            memory.Store(t, r.Output, r.IsCondFrame);
             outputs[t] = r;
         }
         return Enumerable.Range(0, numFrames).Select(t => outputs[t]).ToList();
@@ -227,7 +227,7 @@ public sealed class Sam2Train
     /// finally the memory of the last prediction. Tensors stay in the caller's dispose scope and keep their graph.
     /// </summary>
     public TrainFrameOutput TrackStep(int frameIdx, bool isInitCondFrame, PreparedFeatures feats, PointInputs? pointInputs,
-        Tensor? maskInputs, Tensor? gtMasks, IReadOnlyCollection<int> framesToAddCorrectionPt, ObjectMemory memory, int numFrames)
+        Tensor? maskInputs, Tensor? gtMasks, IReadOnlyCollection<int> framesToAddCorrectionPt, MemoryBank memory, int numFrames)
     {
         var vf = feats.VisionFeats; var sizes = feats.FeatSizes;
         IReadOnlyList<Tensor>? highRes = vf.Count > 1

@@ -37,8 +37,12 @@ public sealed class Sam2Trainer : IDisposable
         if (resume && !canResume) throw new Sam2Exception($"nothing to resume in {config.Output} (needs checkpoint.pt and resume.bin)");
         if (!resume && (canResume || File.Exists(LogPath)))
             throw new Sam2Exception($"{config.Output} already holds a run; resume it with --resume or choose another output folder");
-        Model = Sam2Builder.Load(config.Model.Config, resume ? CheckpointPath : config.Model.Checkpoint, c =>
-            config.Model.DropPathRate is double dp ? c with { ImageEncoder = c.ImageEncoder with { Trunk = c.ImageEncoder.Trunk with { DropPathRate = dp } } } : c);
+        // As the reference's training, the config as written (no inference post-processing).
+        Model = Sam2Builder.Load(config.Model.Config, resume ? CheckpointPath : config.Model.Checkpoint, new Sam2ModelOptions
+        {
+            ApplyPostprocessing = false,
+            ConfigOverrides = c => config.Model.DropPathRate is double dp ? c with { ImageEncoder = c.ImageEncoder with { Trunk = c.ImageEncoder.Trunk with { DropPathRate = dp } } } : c,
+        });
         Model.train();
         // Freezing happens in Sam2Train's constructor, before the optimiser collects the trainable parameters.
         _ = new Sam2Train(Model, config.TrainOptions());

@@ -11,39 +11,45 @@ namespace Sam2Sharp.Video;
 /// SAM2VideoPredictor: prompts (points, boxes, masks) on any frame for any number of objects,
 /// propagation forward or backward, corrections, removal.
 /// </summary>
-public sealed class Sam2VideoPredictor(Sam2Base model)
+public sealed class Sam2VideoPredictor
 {
-    public Sam2Base Model { get; } = model;
+    /// <summary>The model (shared: the predictor does not dispose it).</summary>
+    public Sam2Base Model { get; }
+    /// <summary>The options given at construction.</summary>
+    public Sam2VideoPredictorOptions Options { get; }
     int ImageSize => Model.ImageSize;
+    readonly int fillHoleArea;
+    readonly int? spillBehind;
 
-    /// <summary>
-    /// While propagating, the mask logits and memories of tracked frames this many frames behind
-    /// the current one are moved to disk (null: everything stays in memory, as the reference).
-    /// The default is past the reach of memory attention (num_maskmem × stride + 2), so tracking
-    /// is unchanged and RAM stays flat over long videos; spilled frames are read back when a
-    /// later prompt or propagation needs them.
-    /// </summary>
-    public int? SpillBehind { get; set; } = model.NumMaskmem * model.Config.MemoryTemporalStrideForEval + 2;
+    /// <summary>A predictor on <paramref name="model"/> (shared, not owned) with the given options (default: the reference builder's).</summary>
+    public Sam2VideoPredictor(Sam2Base model, Sam2VideoPredictorOptions? options = null)
+    {
+        Model = model;
+        Options = options ?? new Sam2VideoPredictorOptions();
+        fillHoleArea = Options.FillHoleAreaFor(model);
+        spillBehind = Options.SpillBehindFor(model);
+        if (fillHoleArea < 0) throw new Sam2Exception($"video predictor options: fill hole area must not be negative, got {fillHoleArea}");
+        if (spillBehind < 1) throw new Sam2Exception($"video predictor options: spill behind must be at least 1 frame, got {spillBehind}");
+    }
 
-    /// <summary>Opens a video: a folder of JPEG/PNG frames or a video file.</summary>
+    /// <summary>Opens a video (a folder of JPEG/PNG frames or a video file) and encodes its first frame.</summary>
     public VideoSession InitState(string path) => InitState(FrameSource.Open(path));
 
+    /// <summary>A session over <paramref name="frames"/> (which it owns from now on), its first frame encoded.</summary>
     public VideoSession InitState(IFrameSource frames)
     {
         var s = new VideoSession(frames);
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
-        GetImageFeature(s, 0); // as the reference: warm up on frame 0
-        return s;
-    }
-
-    TrackedObject ObjectFor(VideoSession s, int objId)
-    {
-        int i = s.IndexOf(objId);
-        if (i >= 0) return s.Objects[i];
-        var o = new TrackedObject(objId);
-        s.Objects.Add(o);
-        return o;
+        try
+        {
+            using var unit = InferenceScope.Start();
+            GetImageFeature(s, 0); // as the reference: warm up on frame 0
+            return s;
+        }
+        catch
+        {
+            s.Dispose();
+            throw;
+        }
     }
 
     void CheckFrame(VideoSession s, int frame)
@@ -53,8 +59,19 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
     }
 
     /// <summary>
-    /// Adds clicks (x, y in video pixels; label 1 foreground, 0 background) and/or a box for an
-    /// object on a frame, and returns every object's masks on that frame.
+    /// Adds clicks and/or a box (x, y in video pixels, or in [0, 1] without <paramref name="normalizeCoords"/>)
+    /// for an object on a frame, and returns every object's masks on that frame.
+    /// </summary>
+    public VideoFrameMasks AddNewPointsOrBox(VideoSession s, int frameIdx, int objId, IReadOnlyList<PromptPoint>? points,
+        PromptBox? box = null, bool clearOldPoints = true, bool normalizeCoords = true)
+    {
+        var (coords, labels) = PromptArrays.Points(points);
+        return AddNewPointsOrBox(s, frameIdx, objId, coords, labels, clearOldPoints, normalizeCoords, box?.ToArray());
+    }
+
+    /// <summary>
+    /// Adds clicks (N×2 x, y in video pixels; N labels as <see cref="PointLabel"/>: 1 foreground, 0 background)
+    /// and/or a box (x0, y0, x1, y1) for an object on a frame, and returns every object's masks on that frame.
     /// </summary>
     public VideoFrameMasks AddNewPointsOrBox(VideoSession s, int frameIdx, int objId, float[,]? points = null, int[]? labels = null,
         bool clearOldPoints = true, bool normalizeCoords = true, float[]? box = null)
@@ -63,12 +80,12 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
         if ((points is null) != (labels is null)) throw new Sam2Exception("points and labels must be given together");
         if (points is null && box is null) throw new Sam2Exception("at least one of points or box must be given");
         if (points is not null && points.GetLength(0) != labels!.Length) throw new Sam2Exception("one label per point is needed");
+        if (points is not null && points.GetLength(1) != 2) throw new Sam2Exception($"points must be N×2 (x, y), got N×{points.GetLength(1)}");
+        if (box is not null && box.Length != 4) throw new Sam2Exception($"a box is 4 numbers (x0, y0, x1, y1), got {box.Length}");
         if (box is not null && !clearOldPoints)
             throw new Sam2Exception("a box must come before any click, so it cannot be added without clearing old points");
-        using var pause = GcPause.Start();
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
-        var obj = ObjectFor(s, objId);
+        using var unit = InferenceScope.Start();
+        var obj = s.GetOrAdd(objId);
         var pts = points is null ? zeros(1, 0, 2) : tensor(points).reshape(1, -1, 2);
         var lbl = labels is null ? zeros(1, 0, ScalarType.Int32) : tensor(labels, ScalarType.Int32).reshape(1, -1);
         if (box is not null)
@@ -82,18 +99,18 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
         var pointInputs = PointInputs.Concat(old, pts, lbl);
         pointInputs.Coords.DetachFromDisposeScope();
         pointInputs.Labels.DetachFromDisposeScope();
-        obj.PointInputs[frameIdx] = pointInputs;
-        if (obj.MaskInputs.Remove(frameIdx, out var oldMask)) oldMask.Dispose();
+        obj.SetPoints(frameIdx, pointInputs);
+        obj.RemoveMask(frameIdx);
 
         bool isInitCondFrame = !obj.FramesTracked.ContainsKey(frameIdx);
         bool reverse = !isInitCondFrame && obj.FramesTracked[frameIdx];
-        bool isCond = isInitCondFrame || Model.Config.AddAllFramesToCorrectAsCond;
+        bool isCond = isInitCondFrame || Options.AddAllFramesToCorrectAsCond;
         // A correction starts from the mask the object already has on this frame.
-        var prevOut = obj.TempOutput.Get(isCond).GetValueOrDefault(frameIdx) ?? obj.Output.Find(frameIdx);
+        var prevOut = obj.Pending.Outputs(isCond).GetValueOrDefault(frameIdx) ?? obj.Memory.Find(frameIdx);
         Tensor? prevLogits = prevOut is not null ? prevOut.PredMasks.clamp(-32.0, 32.0) : null;
-        var current = RunSingleFrameInference(s, obj.Output, frameIdx, isInitCondFrame, pointInputs, null, reverse,
+        var current = RunSingleFrameInference(s, obj.Memory, frameIdx, isInitCondFrame, pointInputs, null, reverse,
             runMemEncoder: false, prevLogits);
-        Store(obj.TempOutput.Get(isCond), frameIdx, current);
+        obj.Pending.Store(frameIdx, current, isCond);
         return Escape(ConsolidatedFrame(s, frameIdx, isCond));
     }
 
@@ -102,35 +119,38 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
     {
         CheckFrame(s, frameIdx);
         if (mask.dim() != 2) throw new Sam2Exception($"a mask must be 2-D (H×W), got [{string.Join(",", mask.shape)}]");
-        using var pause = GcPause.Start();
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
-        var obj = ObjectFor(s, objId);
+        using var unit = InferenceScope.Start();
+        var obj = s.GetOrAdd(objId);
         var m = (mask.to_type(ScalarType.Bool)).to_type(float32)[TensorIndex.None, TensorIndex.None];
         if (m.shape[2] != ImageSize || m.shape[3] != ImageSize)
         {
             m = F.interpolate(m, new long[] { ImageSize, ImageSize }, mode: InterpolationMode.Bilinear, align_corners: false, antialias: true);
             m = (m >= 0.5).to_type(float32);
         }
-        if (obj.MaskInputs.Remove(frameIdx, out var oldMask)) oldMask.Dispose();
-        obj.MaskInputs[frameIdx] = m.DetachFromDisposeScope();
-        if (obj.PointInputs.Remove(frameIdx, out var oldPts)) { oldPts.Coords.Dispose(); oldPts.Labels.Dispose(); }
+        obj.SetMask(frameIdx, m.DetachFromDisposeScope());
+        obj.RemovePoints(frameIdx);
 
         bool isInitCondFrame = !obj.FramesTracked.ContainsKey(frameIdx);
         bool reverse = !isInitCondFrame && obj.FramesTracked[frameIdx];
-        bool isCond = isInitCondFrame || Model.Config.AddAllFramesToCorrectAsCond;
-        var current = RunSingleFrameInference(s, obj.Output, frameIdx, isInitCondFrame, null, m, reverse, runMemEncoder: false);
-        Store(obj.TempOutput.Get(isCond), frameIdx, current);
+        bool isCond = isInitCondFrame || Options.AddAllFramesToCorrectAsCond;
+        var current = RunSingleFrameInference(s, obj.Memory, frameIdx, isInitCondFrame, null, m, reverse, runMemEncoder: false);
+        obj.Pending.Store(frameIdx, current, isCond);
         return Escape(ConsolidatedFrame(s, frameIdx, isCond));
     }
 
-    /// <summary>Tracks every object through the video from <paramref name="startFrameIdx"/> (default: the
-    /// first prompted frame) for at most <paramref name="maxFrameNumToTrack"/> frames, lazily.</summary>
-    public IEnumerable<VideoFrameMasks> PropagateInVideo(VideoSession s, int? startFrameIdx = null, int? maxFrameNumToTrack = null, bool reverse = false)
+    /// <summary>
+    /// Tracks every object through the video from <paramref name="startFrameIdx"/> (default: the first prompted
+    /// frame) for at most <paramref name="maxFrameNumToTrack"/> frames, lazily: one frame per item. The prompts are
+    /// consolidated into the memory (<see cref="PropagateInVideoPreflight"/>) at once, before the first item.
+    /// <paramref name="progress"/> hears of each frame done; <paramref name="cancellationToken"/> is checked before
+    /// each frame (an <see cref="OperationCanceledException"/> then; the frames tracked so far stay in the memory).
+    /// </summary>
+    public IEnumerable<VideoFrameMasks> PropagateInVideo(VideoSession s, int? startFrameIdx = null, int? maxFrameNumToTrack = null, bool reverse = false,
+        IProgress<PropagationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        PropagateInVideoPreflight(s);
+        PropagateInVideoPreflight(s, cancellationToken);
         var order = PropagationFrames(s, startFrameIdx, maxFrameNumToTrack, reverse);
-        return PropagateFrames(s, order, reverse);
+        return PropagateFrames(s, order, reverse, progress, cancellationToken);
     }
 
     /// <summary>The frames a propagation visits, in order: from <paramref name="startFrameIdx"/> (default: the first
@@ -140,7 +160,7 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
         if (startFrameIdx is { } sf) CheckFrame(s, sf);
         int numFrames = s.NumFrames;
         // Prompts not yet moved into the memory bank (before the preflight) count as prompted frames too.
-        int start = startFrameIdx ?? s.Objects.SelectMany(o => o.Output.CondFrameOutputs.Keys.Concat(o.TempOutput.CondFrameOutputs.Keys))
+        int start = startFrameIdx ?? s.Objects.SelectMany(o => o.CondFrameOutputs.Keys.Concat(o.Pending.CondFrameOutputs.Keys))
             .DefaultIfEmpty(0).Min();
         int max = maxFrameNumToTrack ?? numFrames;
         if (max < 0) throw new Sam2Exception("max_frames must not be negative");
@@ -153,57 +173,63 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
         return Enumerable.Range(start, Math.Max(0, last - start + 1)).ToList();
     }
 
-    IEnumerable<VideoFrameMasks> PropagateFrames(VideoSession s, IEnumerable<int> order, bool reverse)
+    IEnumerable<VideoFrameMasks> PropagateFrames(VideoSession s, IReadOnlyList<int> order, bool reverse,
+        IProgress<PropagationProgress>? progress, CancellationToken cancellationToken)
     {
         var objIds = s.ObjIds;
-        foreach (int frameIdx in order)
+        int radius = Model.Config.MemoryTemporalStrideForEval * Model.NumMaskmem;
+        for (int done = 0; done < order.Count; done++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
+            int frameIdx = order[done];
             VideoFrameMasks result;
-            using (GcPause.Start())
-            using (no_grad())
-            using (var scope = NewDisposeScope())
+            using (InferenceScope.Start())
             {
                 var perObj = new List<Tensor>();
                 foreach (var obj in s.Objects)
                 {
                     Tensor predMasks;
-                    if (obj.Output.CondFrameOutputs.TryGetValue(frameIdx, out var condOut))
+                    if (obj.Memory.CondFrameOutputs.TryGetValue(frameIdx, out var condOut))
                     {
                         predMasks = condOut.PredMasks;
-                        if (Model.Config.ClearNonCondMemAroundInput) ClearNonCondMemAroundInput(s, frameIdx, obj);
+                        if (Options.ClearNonCondMemAroundInput) obj.Memory.ClearNonCondAround(frameIdx, radius);
                     }
                     else
                     {
-                        var current = RunSingleFrameInference(s, obj.Output, frameIdx, false, null, null, reverse, runMemEncoder: true);
-                        Store(obj.Output.NonCondFrameOutputs, frameIdx, current);
+                        var current = RunSingleFrameInference(s, obj.Memory, frameIdx, false, null, null, reverse, runMemEncoder: true);
+                        obj.Memory.Store(frameIdx, current, isCond: false);
                         predMasks = current.PredMasks;
                     }
-                    obj.FramesTracked[frameIdx] = reverse;
+                    obj.MarkTracked(frameIdx, reverse);
                     perObj.Add(predMasks);
-                    if (SpillBehind is { } behind
-                        && obj.Output.NonCondFrameOutputs.TryGetValue(reverse ? frameIdx + behind : frameIdx - behind, out var old)
-                        && !old.IsSpilled)
-                        old.Spill(s.SpillDirectory);
+                    if (spillBehind is { } behind) obj.Memory.Spill(reverse ? frameIdx + behind : frameIdx - behind, s.Spill);
                 }
                 var all = perObj.Count > 1 ? cat(perObj, 0) : perObj[0];
                 result = new VideoFrameMasks(frameIdx, objIds, VideoResMasks(s, all).MoveToOuterDisposeScope());
             }
+            progress?.Report(new PropagationProgress(frameIdx, done + 1, order.Count));
             yield return result;
         }
     }
 
-    /// <summary>Moves the prompt outputs into the memory bank, encoding their memories, before tracking.</summary>
-    public void PropagateInVideoPreflight(VideoSession s)
+    /// <summary>
+    /// Moves the prompt outputs into the memory bank, encoding their memories, before tracking (the reference's
+    /// <c>propagate_in_video_preflight</c>). <paramref name="cancellationToken"/> is checked before each prompted
+    /// frame; what was consolidated before a cancellation stays consolidated, and a later call finishes the rest.
+    /// </summary>
+    public void PropagateInVideoPreflight(VideoSession s, CancellationToken cancellationToken = default)
     {
         if (s.Objects.Count == 0) throw new Sam2Exception("no points, boxes or masks were given for any object; add prompts first");
-        using var _ = no_grad();
+        int radius = Model.Config.MemoryTemporalStrideForEval * Model.NumMaskmem;
+        using var unit = InferenceScope.Start();
         foreach (var obj in s.Objects)
         {
             foreach (bool isCond in new[] { false, true })
             {
-                var temp = obj.TempOutput.Get(isCond);
-                foreach (var (frameIdx, output) in temp)
+                foreach (int frameIdx in obj.Pending.Outputs(isCond).Keys.ToList())
                 {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var output = obj.Pending.Outputs(isCond)[frameIdx];
                     if (output.MaskmemFeatures is null)
                     {
                         using var scope = NewDisposeScope();
@@ -212,15 +238,13 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
                         output.MaskmemFeatures = features.DetachFromDisposeScope();
                         output.MaskmemPosEnc = posEnc;
                     }
-                    Store(obj.Output.Get(isCond), frameIdx, output);
-                    if (Model.Config.ClearNonCondMemAroundInput) ClearNonCondMemAroundInput(s, frameIdx, obj);
+                    obj.Memory.Store(frameIdx, obj.Pending.Take(frameIdx, isCond)!, isCond);
+                    if (Options.ClearNonCondMemAroundInput) obj.Memory.ClearNonCondAround(frameIdx, radius);
                 }
-                temp.Clear();
             }
-            if (obj.Output.CondFrameOutputs.Count == 0)
+            if (obj.Memory.CondFrameOutputs.Count == 0)
                 throw new Sam2Exception($"object {obj.Id} has no points, box or mask on any frame; add prompts first");
-            foreach (var frameIdx in obj.Output.CondFrameOutputs.Keys)
-                if (obj.Output.NonCondFrameOutputs.Remove(frameIdx, out var stale)) stale.Dispose();
+            foreach (var frameIdx in obj.Memory.CondFrameOutputs.Keys.ToList()) obj.Memory.Remove(frameIdx, isCond: false);
         }
     }
 
@@ -231,19 +255,18 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
         int idx = s.IndexOf(objId);
         if (idx < 0) throw new Sam2Exception($"object {objId} does not exist (objects: {string.Join(", ", s.ObjIds)})");
         var obj = s.Objects[idx];
-        if (obj.PointInputs.Remove(frameIdx, out var p)) { p.Coords.Dispose(); p.Labels.Dispose(); }
-        if (obj.MaskInputs.Remove(frameIdx, out var m)) m.Dispose();
-        foreach (bool c in new[] { true, false })
-            if (obj.TempOutput.Get(c).Remove(frameIdx, out var t)) t.Dispose();
-        if (obj.Output.CondFrameOutputs.Remove(frameIdx, out var o))
+        obj.RemovePoints(frameIdx);
+        obj.RemoveMask(frameIdx);
+        foreach (bool c in new[] { true, false }) obj.Pending.Remove(frameIdx, c);
+        if (obj.Memory.Take(frameIdx, isCond: true) is { } o)
         {
-            Store(obj.Output.NonCondFrameOutputs, frameIdx, o);
-            obj.FramesTracked.Remove(frameIdx);
+            obj.Memory.Store(frameIdx, o, isCond: false);
+            obj.ForgetTracked(frameIdx);
         }
         if (!needOutput) return null;
-        bool isCond = s.Objects.Any(x => x.TempOutput.CondFrameOutputs.ContainsKey(frameIdx));
-        using var _ = no_grad();
-        return ConsolidatedFrame(s, frameIdx, isCond);
+        bool isCond = s.Objects.Any(x => x.Pending.CondFrameOutputs.ContainsKey(frameIdx));
+        using var unit = InferenceScope.Start();
+        return Escape(ConsolidatedFrame(s, frameIdx, isCond));
     }
 
     /// <summary>Removes an object everywhere; returns the remaining ids and the updated masks of its prompted frames.</summary>
@@ -263,24 +286,19 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
         var obj = s.Objects[idx];
         var inputFrames = obj.PointInputs.Keys.Concat(obj.MaskInputs.Keys).Distinct().OrderBy(f => f).ToList();
         foreach (var f in inputFrames) ClearAllPromptsInFrame(s, f, objId, needOutput: false);
-        obj.Clear();
-        s.Objects.RemoveAt(idx);
+        s.RemoveAt(idx);
         var updated = new List<VideoFrameMasks>();
         if (needOutput)
         {
-            using var _ = no_grad();
+            using var unit = InferenceScope.Start();
             foreach (var f in inputFrames)
-                updated.Add(ConsolidatedFrame(s, f, s.Objects.Any(x => x.TempOutput.CondFrameOutputs.ContainsKey(f))));
+                updated.Add(Escape(ConsolidatedFrame(s, f, s.Objects.Any(x => x.Pending.CondFrameOutputs.ContainsKey(f)))));
         }
         return (s.ObjIds, updated);
     }
 
     /// <summary>Forgets every object and prompt; the frames stay open.</summary>
-    public void ResetState(VideoSession s)
-    {
-        foreach (var o in s.Objects) o.Clear();
-        s.Objects.Clear();
-    }
+    public void ResetState(VideoSession s) => s.ClearObjects();
 
     // --- the steps behind the operations ---
 
@@ -299,7 +317,7 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
         return Model.PrepareBackboneFeatures(s.CachedFeatures);
     }
 
-    FrameOutput RunSingleFrameInference(VideoSession s, ObjectMemory output, int frameIdx, bool isInitCondFrame,
+    FrameOutput RunSingleFrameInference(VideoSession s, MemoryBank output, int frameIdx, bool isInitCondFrame,
         PointInputs? pointInputs, Tensor? maskInputs, bool reverse, bool runMemEncoder, Tensor? prevSamMaskLogits = null)
     {
         using var scope = NewDisposeScope();
@@ -307,7 +325,7 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
         var current = Model.TrackStep(frameIdx, isInitCondFrame, feats, pointInputs, maskInputs, output, s.NumFrames,
             reverse, runMemEncoder, prevSamMaskLogits);
         var predMasks = current.PredMasks;
-        if (Model.Config.FillHoleArea > 0) predMasks = ConnectedComponents.FillHolesInMaskScores(predMasks, Model.Config.FillHoleArea);
+        if (fillHoleArea > 0) predMasks = ConnectedComponents.FillHolesInMaskScores(predMasks, fillHoleArea);
         var compact = new FrameOutput
         {
             PointInputs = pointInputs,
@@ -339,20 +357,6 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
         return s.MaskmemPosEnc;
     }
 
-    /// <summary>Puts an output in a memory dictionary, freeing the one it replaces.</summary>
-    static void Store(SortedDictionary<int, FrameOutput> d, int frameIdx, FrameOutput o)
-    {
-        if (d.TryGetValue(frameIdx, out var old) && !ReferenceEquals(old, o)) old.Dispose();
-        d[frameIdx] = o;
-    }
-
-    void ClearNonCondMemAroundInput(VideoSession s, int frameIdx, TrackedObject obj)
-    {
-        int r = Model.Config.MemoryTemporalStrideForEval;
-        for (int t = frameIdx - r * Model.NumMaskmem; t <= frameIdx + r * Model.NumMaskmem; t++)
-            if (obj.Output.NonCondFrameOutputs.Remove(t, out var o)) o.Dispose();
-    }
-
     /// <summary>Every object's current mask on a frame, at the video's size (objects without one get the no-object score).</summary>
     VideoFrameMasks ConsolidatedFrame(VideoSession s, int frameIdx, bool isCond)
     {
@@ -361,7 +365,7 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
         for (int i = 0; i < s.Objects.Count; i++)
         {
             var obj = s.Objects[i];
-            var o = obj.TempOutput.Get(isCond).GetValueOrDefault(frameIdx) ?? obj.Output.Find(frameIdx);
+            var o = obj.Pending.Outputs(isCond).GetValueOrDefault(frameIdx) ?? obj.Memory.Find(frameIdx);
             if (o is null) continue;
             consolidated[TensorIndex.Slice(i, i + 1)] = F.interpolate(o.PredMasks, new long[] { s.VideoHeight, s.VideoWidth },
                 mode: InterpolationMode.Bilinear, align_corners: false);
@@ -381,6 +385,6 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
     {
         var m = anyResMasks.shape[^2] == s.VideoHeight && anyResMasks.shape[^1] == s.VideoWidth ? anyResMasks
             : F.interpolate(anyResMasks, new long[] { s.VideoHeight, s.VideoWidth }, mode: InterpolationMode.Bilinear, align_corners: false);
-        return Model.Config.NonOverlapMasks ? Sam2Base.ApplyNonOverlappingConstraints(m) : m;
+        return Options.NonOverlapMasks ? Sam2Base.ApplyNonOverlappingConstraints(m) : m;
     }
 }

@@ -1,4 +1,5 @@
 using Sam2Sharp.Imaging;
+using Sam2Sharp.IO;
 using Sam2Sharp.Modeling;
 using Sam2Sharp.Modeling.Backbones;
 using static TorchSharp.torch;
@@ -7,76 +8,146 @@ namespace Sam2Sharp.Video;
 
 /// <summary>
 /// One tracked object: its prompts per frame, its memory bank, the outputs of prompts not yet
-/// consolidated into the memory (temp), and the frames tracked so far (with their direction).
+/// consolidated into the memory, and the frames tracked so far (with their direction). Read-only
+/// from outside: the <see cref="Sam2VideoPredictor"/> changes it.
 /// </summary>
-public sealed class TrackedObject(int id)
+public sealed class TrackedObject
 {
-    public int Id { get; } = id;
-    public Dictionary<int, PointInputs> PointInputs { get; } = new();
-    public Dictionary<int, Tensor> MaskInputs { get; } = new();
-    public ObjectMemory Output { get; } = new();
-    public ObjectMemory TempOutput { get; } = new();
-    /// <summary>Frame → whether it was tracked in reverse.</summary>
-    public Dictionary<int, bool> FramesTracked { get; } = new();
+    private readonly Dictionary<int, PointInputs> pointInputs = new();
+    private readonly Dictionary<int, Tensor> maskInputs = new();
+    private readonly Dictionary<int, bool> framesTracked = new();
 
-    public void Clear()
+    internal TrackedObject(int id) => Id = id;
+
+    /// <summary>The object's id, as the caller gave it.</summary>
+    public int Id { get; }
+    /// <summary>Clicks and boxes per frame, in model-input pixels.</summary>
+    public IReadOnlyDictionary<int, PointInputs> PointInputs => pointInputs;
+    /// <summary>Mask prompts per frame (1×1×S×S).</summary>
+    public IReadOnlyDictionary<int, Tensor> MaskInputs => maskInputs;
+    /// <summary>Frame → whether it was tracked in reverse.</summary>
+    public IReadOnlyDictionary<int, bool> FramesTracked => framesTracked;
+    /// <summary>Outputs on the frames with prompts (conditioning frames) that propagation has consolidated.</summary>
+    public IReadOnlyDictionary<int, FrameOutput> CondFrameOutputs => Memory.CondFrameOutputs;
+    /// <summary>Outputs on the frames tracked from them.</summary>
+    public IReadOnlyDictionary<int, FrameOutput> NonCondFrameOutputs => Memory.NonCondFrameOutputs;
+    /// <summary>The object's current output on a frame: a prompt's result not yet propagated first, then the memory bank's; null if none.</summary>
+    public FrameOutput? Find(int frameIdx) => Pending.Find(frameIdx) ?? Memory.Find(frameIdx);
+
+    /// <summary>The memory bank (the reference's <c>output_dict</c>).</summary>
+    internal MemoryBank Memory { get; } = new();
+    /// <summary>Outputs of prompts not yet consolidated into the memory (the reference's <c>temp_output_dict</c>).</summary>
+    internal MemoryBank Pending { get; } = new();
+
+    internal void SetPoints(int frameIdx, PointInputs p)
     {
-        foreach (var p in PointInputs.Values) { p.Coords.Dispose(); p.Labels.Dispose(); }
-        foreach (var m in MaskInputs.Values) m.Dispose();
-        PointInputs.Clear();
-        MaskInputs.Clear();
-        foreach (var mem in new[] { Output, TempOutput })
-            foreach (var d in new[] { mem.CondFrameOutputs, mem.NonCondFrameOutputs })
-            {
-                foreach (var o in d.Values) o.Dispose();
-                d.Clear();
-            }
-        FramesTracked.Clear();
+        if (pointInputs.Remove(frameIdx, out var old) && !ReferenceEquals(old, p)) DisposePoints(old, p);
+        pointInputs[frameIdx] = p;
+    }
+
+    internal void SetMask(int frameIdx, Tensor m)
+    {
+        if (maskInputs.Remove(frameIdx, out var old) && !ReferenceEquals(old, m)) old.Dispose();
+        maskInputs[frameIdx] = m;
+    }
+
+    internal void RemovePoints(int frameIdx)
+    {
+        if (pointInputs.Remove(frameIdx, out var p)) DisposePoints(p, null);
+    }
+
+    internal void RemoveMask(int frameIdx)
+    {
+        if (maskInputs.Remove(frameIdx, out var m)) m.Dispose();
+    }
+
+    internal void MarkTracked(int frameIdx, bool reverse) => framesTracked[frameIdx] = reverse;
+    internal void ForgetTracked(int frameIdx) => framesTracked.Remove(frameIdx);
+
+    // Old points that the new ones were concatenated from are separate tensors, so both can be freed.
+    static void DisposePoints(PointInputs old, PointInputs? keep)
+    {
+        if (!ReferenceEquals(old.Coords, keep?.Coords)) old.Coords.Dispose();
+        if (!ReferenceEquals(old.Labels, keep?.Labels)) old.Labels.Dispose();
+    }
+
+    /// <summary>Frees every prompt and memory of the object.</summary>
+    internal void Clear()
+    {
+        foreach (var p in pointInputs.Values) DisposePoints(p, null);
+        foreach (var m in maskInputs.Values) m.Dispose();
+        pointInputs.Clear();
+        maskInputs.Clear();
+        Memory.Clear();
+        Pending.Clear();
+        framesTracked.Clear();
     }
 }
 
 /// <summary>
 /// The state of one video: its frames (decoded and preprocessed when needed), the objects in
-/// the order they were added, and the features of the last frame the encoder ran on.
+/// the order they were added, and the features of the last frame the encoder ran on. Read-only
+/// from outside: the <see cref="Sam2VideoPredictor"/> changes it.
 /// </summary>
 public sealed class VideoSession : IDisposable
 {
+    private readonly List<TrackedObject> objects = new();
+
+    /// <summary>The video's frames (owned: disposed with the session).</summary>
     public IFrameSource Frames { get; }
+    /// <summary>How many frames the video has.</summary>
     public int NumFrames => Frames.Count;
+    /// <summary>The frames' height in pixels.</summary>
     public int VideoHeight => Frames.Height;
+    /// <summary>The frames' width in pixels.</summary>
     public int VideoWidth => Frames.Width;
-    public List<TrackedObject> Objects { get; } = new();
-    public IReadOnlyList<int> ObjIds => Objects.Select(o => o.Id).ToList();
+    /// <summary>The objects, in the order they were added (the row order of every output).</summary>
+    public IReadOnlyList<TrackedObject> Objects => objects;
+    /// <summary>The objects' ids, in <see cref="Objects"/> order.</summary>
+    public IReadOnlyList<int> ObjIds => objects.Select(o => o.Id).ToList();
 
     internal int CachedFrame { get; set; } = -1;
     internal BackboneOutput? CachedFeatures { get; set; }
     /// <summary>The memory position encoding is the same for every frame and object: kept once.</summary>
     internal IReadOnlyList<Tensor>? MaskmemPosEnc { get; set; }
+    /// <summary>Where memories far behind the current frame are spilled (a private temporary folder, made on first use).</summary>
+    internal SpillFolder Spill { get; } = new();
 
+    /// <summary>A session over <paramref name="frames"/>, which it owns from now on.</summary>
     public VideoSession(IFrameSource frames)
     {
         if (frames.Count == 0) throw new Sam2Exception("the video has no frames");
         Frames = frames;
     }
 
-    public int IndexOf(int objId) => Objects.FindIndex(o => o.Id == objId);
+    /// <summary>The position of an object in <see cref="Objects"/>, -1 if there is none with that id.</summary>
+    public int IndexOf(int objId) => objects.FindIndex(o => o.Id == objId);
 
-    private string? spillDirectory;
-
-    /// <summary>A private temporary folder for memories spilled to disk, made on first use and deleted with the session.</summary>
-    internal string SpillDirectory
+    /// <summary>The object with that id, added at the end if new.</summary>
+    internal TrackedObject GetOrAdd(int objId)
     {
-        get
-        {
-            if (spillDirectory is null)
-            {
-                spillDirectory = Path.Combine(Path.GetTempPath(), "sam2sharp-" + Guid.NewGuid().ToString("N"));
-                Directory.CreateDirectory(spillDirectory);
-            }
-            return spillDirectory;
-        }
+        int i = IndexOf(objId);
+        if (i >= 0) return objects[i];
+        var o = new TrackedObject(objId);
+        objects.Add(o);
+        return o;
     }
 
+    /// <summary>Frees and removes one object.</summary>
+    internal void RemoveAt(int index)
+    {
+        objects[index].Clear();
+        objects.RemoveAt(index);
+    }
+
+    /// <summary>Frees and removes every object.</summary>
+    internal void ClearObjects()
+    {
+        foreach (var o in objects) o.Clear();
+        objects.Clear();
+    }
+
+    /// <summary>Frees the cached image features (the next step re-encodes its frame).</summary>
     public void ClearFeatureCache()
     {
         CachedFeatures?.Dispose();
@@ -84,20 +155,24 @@ public sealed class VideoSession : IDisposable
         CachedFrame = -1;
     }
 
+    /// <summary>Frees every tensor, closes the frames and deletes the spill folder.</summary>
     public void Dispose()
     {
-        foreach (var o in Objects) o.Clear();
-        Objects.Clear();
+        ClearObjects();
         ClearFeatureCache();
         if (MaskmemPosEnc is not null) foreach (var t in MaskmemPosEnc) t.Dispose();
         MaskmemPosEnc = null;
         Frames.Dispose();
-        if (spillDirectory is not null && Directory.Exists(spillDirectory)) Directory.Delete(spillDirectory, recursive: true);
+        Spill.Dispose();
     }
 }
 
 /// <summary>The masks of every object on one frame: N×1×H×W logits at the video's size, objects in <see cref="ObjIds"/> order.</summary>
 public sealed record VideoFrameMasks(int FrameIdx, IReadOnlyList<int> ObjIds, Tensor MaskLogits) : IDisposable
 {
+    /// <summary>Frees the logits.</summary>
     public void Dispose() => MaskLogits.Dispose();
 }
+
+/// <summary>How far a propagation is: <paramref name="FrameIdx"/> was just tracked, <paramref name="Done"/> of <paramref name="Total"/> frames.</summary>
+public readonly record struct PropagationProgress(int FrameIdx, int Done, int Total);

@@ -73,7 +73,7 @@ public sealed class VideoStepRunner(Sam2VideoPredictor predictor, VideoSession s
                 p.ResetState(s);
                 break;
             case PropagateStep a:
-                var results = p.PropagateInVideo(s, a.StartFrame, a.MaxFrames, a.Reverse); // runs the preflight now
+                var results = p.PropagateInVideo(s, a.StartFrame, a.MaxFrames, a.Reverse, cancellationToken: ct); // runs the preflight now
                 int total = p.PropagationFrames(s, a.StartFrame, a.MaxFrames, a.Reverse).Count, done = 0;
                 progress?.Report(new VideoStepProgress(step, 0, total));
                 foreach (var r in results)
