@@ -1,4 +1,5 @@
 using Sam2Sharp.Cli.Commands;
+using TorchSharp;
 using Xunit;
 
 namespace Sam2Sharp.Tests;
@@ -7,6 +8,7 @@ namespace Sam2Sharp.Tests;
 public sealed class ModelsCommandTests : IDisposable
 {
     static readonly string[] HubVariables = ["SAM2_HOME", "SAM2_MODELS", "SAM2_OFFLINE", "SAM2_MODEL_BASE_URL"];
+    readonly string? _xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
     readonly Dictionary<string, string?> _saved = HubVariables.ToDictionary(v => v, Environment.GetEnvironmentVariable);
     readonly LoopbackFileServer _server = new();
     readonly string _dir = TestCli.TempDir("sam2-models-");
@@ -115,5 +117,53 @@ public sealed class ModelsCommandTests : IDisposable
         Assert.Contains("offline", ErrorLine(err));
         Assert.Empty(_server.Requests);
         Assert.False(File.Exists(Path.Combine(_dir, "m.png")));
+    }
+    [Fact]
+    public void TrainTakesItsStartingWeightsByName()
+    {
+        var registry = ModelHubTests.ServeMicro(_server, _dir);
+        var yaml = TrainingDataTests.WriteRunYaml(_dir, "imgs", "gts", null, """
+            prompts:
+              prob_to_use_pt_input: 0
+              num_frames_to_correct: 1
+              num_init_cond_frames: 1
+            optim:
+              freeze_image_encoder: true
+            run:
+              steps: 1
+            """);
+        var inputs = Golden.Tensors(Path.Combine(ModelHubTests.MicroFolder, "train", "inputs.safetensors"));
+        var source = new TrainerTests.FixedClip(inputs["img_batch"][torch.TensorIndex.Slice(0, 2)], inputs["masks"][torch.TensorIndex.Slice(0, 2)]);
+        (int, string) Train(params string[] args) => TestCli.RunCapturingErrors(TrainCommand.Create((_, _) => source), ["train", "-c", yaml, "-q", .. args]);
+
+        var (rc, err) = Train("--model", "micro", "--models", registry);
+        Assert.Equal(1, rc);
+        Assert.Equal($"error: {yaml}: model.checkpoint is given, and so is --model micro: keep one", err.Trim());
+        Assert.Empty(_server.Requests);
+
+        File.WriteAllLines(yaml, File.ReadAllLines(yaml).Where(l => !l.TrimStart().StartsWith("checkpoint:")));
+        (rc, err) = Train("--model", "micro", "--models", registry);
+        Assert.True(rc == 0, err);
+        Assert.Single(_server.Requests);
+        Assert.True(File.Exists(Path.Combine(_dir, "out", "checkpoint.pt")));
+    }
+
+    [Fact]
+    public void TheEnvironmentSetsTheRegistryMirrorAndOfflineMode()
+    {
+        var registry = ModelHubTests.ServeMicro(_server, _dir);
+        Environment.SetEnvironmentVariable("SAM2_MODELS", registry);
+        Environment.SetEnvironmentVariable("SAM2_MODEL_BASE_URL", "http://127.0.0.1:1/mirror");
+        Environment.SetEnvironmentVariable("SAM2_OFFLINE", "1");
+        var options = Sam2Sharp.Hub.ModelHubOptions.FromEnvironment();
+        Assert.True(options.Offline);
+        using var hub = new Sam2Sharp.Hub.ModelHub(options);
+        Assert.Equal(Home, hub.Cache.Folder);
+        Assert.Equal("http://127.0.0.1:1/mirror/segment_anything_2/092824/sam2.1_hiera_large.pt", hub.Registry.Find("sam2.1_hiera_large").Url.ToString());
+        Assert.Equal(_server.BaseUrl + "/micro.pt", hub.Registry.Find("micro").Url.ToString());
+        Environment.SetEnvironmentVariable("SAM2_HOME", null);
+        Environment.SetEnvironmentVariable("XDG_CACHE_HOME", "/xdg");
+        try { Assert.Equal("/xdg/sam2sharp", Sam2Sharp.Hub.ModelCache.DefaultFolder()); }
+        finally { Environment.SetEnvironmentVariable("XDG_CACHE_HOME", _xdg); }
     }
 }

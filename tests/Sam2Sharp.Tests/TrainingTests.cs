@@ -247,7 +247,7 @@ public class TrainingTests
 /// <summary>The run loop of <c>sam2 train</c> on an in-memory clip: YAML, steps, log, checkpoints, resume.</summary>
 public class TrainerTests(Xunit.Abstractions.ITestOutputHelper log)
 {
-    sealed class FixedClip(Tensor img, Tensor masks) : IVosBatchSource
+    internal sealed class FixedClip(Tensor img, Tensor masks) : IVosBatchSource
     {
         public BatchedVideoDatapoint Next(long step, Random rng) =>
             TrainingGoldenTests.Batch(new() { ["img_batch"] = img.clone(), ["masks"] = masks.clone() });

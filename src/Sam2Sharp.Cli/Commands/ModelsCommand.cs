@@ -50,7 +50,8 @@ public static class ModelsCommand
         Console.WriteLine($"{"name".PadRight(w)}  {"size",10}  {"cached",6}  path");
         foreach (var (e, path, cached) in rows)
         {
-            var size = e.Size is { } s ? (s / 1048576.0).ToString("0.0", CultureInfo.InvariantCulture) + " MB" : "?";
+            var bytes = e.Size ?? (cached ? new FileInfo(path).Length : null);
+            var size = bytes is { } s ? (s / 1048576.0).ToString("0.0", CultureInfo.InvariantCulture) + " MB" : "?";
             Console.WriteLine($"{e.Name.PadRight(w)}  {size,10}  {(cached ? "yes" : "no"),6}  {path}");
         }
         Console.WriteLine($"cache: {hub.Cache.Folder}");

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 
@@ -17,7 +16,7 @@ internal sealed class ModelDownloader(HttpClient http, TimeSpan stallTimeout)
     public async Task DownloadAsync(ModelEntry e, ModelCache cache, IProgress<DownloadProgress>? progress, CancellationToken ct)
     {
         var part = cache.PartPath(e);
-        var meter = new RateMeter(e.Name, progress);
+        var meter = new DownloadRateMeter(e.Name, progress);
         for (int fruitless = 0; ;)
         {
             long have = PartLength(part);
@@ -60,7 +59,7 @@ internal sealed class ModelDownloader(HttpClient http, TimeSpan stallTimeout)
     static long PartLength(string part) => File.Exists(part) ? new FileInfo(part).Length : 0;
 
     /// <summary>One request from byte <paramref name="have"/> on; false when the partial file had to be dropped (start over).</summary>
-    async Task<bool> TransferAsync(ModelEntry e, ModelCache cache, string part, long have, RateMeter meter, CancellationToken ct)
+    async Task<bool> TransferAsync(ModelEntry e, ModelCache cache, string part, long have, DownloadRateMeter meter, CancellationToken ct)
     {
         using var req = new HttpRequestMessage(HttpMethod.Get, e.Url);
         if (have > 0) req.Headers.Range = new RangeHeaderValue(have, null);
@@ -122,32 +121,4 @@ internal sealed class ModelDownloader(HttpClient http, TimeSpan stallTimeout)
         new($"cannot download {e.Name} from {e.Url} ({why}); without network give a local checkpoint (--checkpoint FILE), point SAM2_MODEL_BASE_URL at a mirror, or copy {e.FileName} into {cache.Folder}");
 
     internal static string Bytes(long n) => n >= 1 << 20 ? $"{n / 1048576.0:0.0} MB" : $"{n} bytes";
-
-    /// <summary>Bytes so far, rate of this session and ETA, reported at most every 200 ms.</summary>
-    sealed class RateMeter(string name, IProgress<DownloadProgress>? progress)
-    {
-        readonly Stopwatch _clock = Stopwatch.StartNew();
-        long _sessionBytes, _lastReport = long.MinValue;
-        public long Bytes { get; private set; }
-        public long? Total { get; private set; }
-        public double Rate => _sessionBytes / Math.Max(_clock.Elapsed.TotalSeconds, 1e-3);
-
-        public void Start(long have, long? total) { Bytes = have; Total = total; Report(force: true); }
-
-        public void Add(int n)
-        {
-            Bytes += n;
-            _sessionBytes += n;
-            Report(force: Bytes == Total);
-        }
-
-        void Report(bool force)
-        {
-            if (progress is null || (!force && _clock.ElapsedMilliseconds - _lastReport < 200)) return;
-            _lastReport = _clock.ElapsedMilliseconds;
-            double rate = Rate;
-            TimeSpan? eta = Total is { } t && rate > 0 ? TimeSpan.FromSeconds((t - Bytes) / rate) : null;
-            progress.Report(new DownloadProgress(name, DownloadStage.Downloading, Bytes, Total, rate, eta));
-        }
-    }
 }
