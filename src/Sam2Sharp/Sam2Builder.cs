@@ -14,8 +14,14 @@ public static class Sam2Builder
     /// The model for a config (a built-in name or YAML path; null: inferred from the checkpoint)
     /// with the checkpoint loaded strictly (null: random weights), in eval mode.
     /// </summary>
-    public static Sam2Base Load(string? configNameOrPath, string? checkpointPath, Func<Sam2Config, Sam2Config>? adjust = null)
+    public static Sam2Base Load(string? configNameOrPath, string? checkpointPath, Sam2ModelOptions? options = null) =>
+        Load(configNameOrPath, checkpointPath, adjust: null, options);
+
+    /// <summary>As <see cref="Load(string?, string?, Sam2ModelOptions?)"/>, with the config adjusted first.</summary>
+    public static Sam2Base Load(string? configNameOrPath, string? checkpointPath, Func<Sam2Config, Sam2Config>? adjust,
+        Sam2ModelOptions? options = null)
     {
+        options ??= new Sam2ModelOptions();
         Dictionary<string, Tensor>? sd = checkpointPath is null ? null : Checkpoint.ReadStateDict(checkpointPath);
         var config = configNameOrPath is not null ? ConfigLoader.Load(configNameOrPath)
             : sd is not null ? Checkpoint.InferConfig(sd, checkpointPath!)
@@ -28,6 +34,7 @@ public static class Sam2Builder
             foreach (var t in sd.Values) t.Dispose();
         }
         model.eval();
+        if (options.Precision == Sam2Precision.BFloat16) model.UseBFloat16();
         return model;
     }
 

@@ -17,7 +17,7 @@ public class VideoPredictorGoldenTests
         Golden.CasesOfKind("video").SelectMany(c => new[] { c.Append((object)0).ToArray(), c.Append((object)1).ToArray() });
 
     /// <summary>The folder's model with the case's video post-processing (the reference video builder's defaults).</summary>
-    public static Sam2Base Model(string folder, JsonElement c)
+    public static Sam2Base Model(string folder, JsonElement c, Sam2ModelOptions? options = null)
     {
         var pp = c.GetProperty("postprocessing");
         string P(string k) => pp.GetProperty(k).GetString()!;
@@ -32,7 +32,7 @@ public class VideoPredictorGoldenTests
             },
             BinarizeMaskFromPtsForMemEnc = P("binarize_mask_from_pts_for_mem_enc") == "true",
             FillHoleArea = int.Parse(P("fill_hole_area"), CultureInfo.InvariantCulture),
-        });
+        }, options);
     }
 
     /// <summary>Asserts one output (objects × H × W logits) against the reference's within the README's tolerances.</summary>
@@ -68,48 +68,12 @@ public class VideoPredictorGoldenTests
         using var model = Model(folder, c);
         var predictor = new Sam2VideoPredictor(model) { SpillBehind = spillBehind == 0 ? null : spillBehind };
         using var session = predictor.InitState(Path.Combine(folder, c.GetProperty("video").GetString()!));
-        var steps = c.GetProperty("prompts").GetProperty("steps").EnumerateArray().ToList();
-        int i = 0;
-        while (i < steps.Count)
-        {
-            var st = steps[i].GetProperty("step");
-            string op = st.GetProperty("op").GetString()!;
-            if (op == "propagate")
-            {
-                int call = steps[i].GetProperty("call").GetInt32();
-                int? start = st.TryGetProperty("start_frame", out var sf) ? sf.GetInt32() : null;
-                foreach (var r in predictor.PropagateInVideo(session, start, null, st.GetProperty("reverse").GetBoolean()))
-                {
-                    Assert.True(i < steps.Count && steps[i].GetProperty("call").GetInt32() == call, $"extra output for frame {r.FrameIdx}");
-                    Assert.Equal(steps[i].GetProperty("frame").GetInt32(), r.FrameIdx);
-                    Check(steps[i], r);
-                    i++;
-                }
-                continue;
-            }
-            int frame = st.GetProperty("frame").GetInt32(), obj = st.GetProperty("obj_id").GetInt32();
-            VideoFrameMasks res = op switch
-            {
-                "add_points" => predictor.AddNewPointsOrBox(session, frame, obj, Floats2d(st.GetProperty("points")),
-                    st.GetProperty("labels").EnumerateArray().Select(v => v.GetInt32()).ToArray()),
-                "add_box" => predictor.AddNewPointsOrBox(session, frame, obj,
-                    box: st.GetProperty("box").EnumerateArray().Select(v => v.GetSingle()).ToArray()),
-                "add_mask" => predictor.AddNewMask(session, frame, obj, st.GetProperty("mask").GetString() == "empty"
-                    ? zeros(session.VideoHeight, session.VideoWidth, ScalarType.Bool)
-                    : MaskImages.ReadPngTensor(Path.Combine(folder, st.GetProperty("mask").GetString()!))),
-                _ => throw new InvalidOperationException(op),
-            };
-            Check(steps[i], res);
-            i++;
-        }
-
-        void Check(JsonElement step, VideoFrameMasks r)
+        Replay(folder, c, predictor, session, (step, r) =>
         {
             string key = step.GetProperty("key").GetString()!;
             Assert.Equal(step.GetProperty("obj_ids").EnumerateArray().Select(v => v.GetInt32()), r.ObjIds);
             AssertStep(key, exp[$"{key}_logits"], r.MaskLogits.squeeze(1));
-            r.Dispose();
-        }
+        });
 
         // The final state: every object's low-res mask, pointer and score on every frame.
         foreach (var (objId, objIdx) in session.ObjIds.Select((id, k) => (id, k)))
@@ -129,6 +93,45 @@ public class VideoPredictorGoldenTests
                 double lowDiff = Golden.MaxAbsDiff(exp[$"{p}_pred_masks"], fo.PredMasks);
                 Assert.True(lowDiff <= 1e-2 || Golden.Iou(exp[$"{p}_pred_masks"], fo.PredMasks) >= 0.99, $"{p}: pred_masks max abs diff {lowDiff}");
             }
+        }
+    }
+
+    /// <summary>Runs a video case's steps in order, handing each output (with its step) to <paramref name="check"/>, then disposing it.</summary>
+    public static void Replay(string folder, JsonElement c, Sam2VideoPredictor predictor, VideoSession session, Action<JsonElement, VideoFrameMasks> check)
+    {
+        var steps = c.GetProperty("prompts").GetProperty("steps").EnumerateArray().ToList();
+        int i = 0;
+        while (i < steps.Count)
+        {
+            var st = steps[i].GetProperty("step");
+            string op = st.GetProperty("op").GetString()!;
+            if (op == "propagate")
+            {
+                int call = steps[i].GetProperty("call").GetInt32();
+                int? start = st.TryGetProperty("start_frame", out var sf) ? sf.GetInt32() : null;
+                foreach (var r in predictor.PropagateInVideo(session, start, null, st.GetProperty("reverse").GetBoolean()))
+                {
+                    Assert.True(i < steps.Count && steps[i].GetProperty("call").GetInt32() == call, $"extra output for frame {r.FrameIdx}");
+                    Assert.Equal(steps[i].GetProperty("frame").GetInt32(), r.FrameIdx);
+                    using (r) check(steps[i], r);
+                    i++;
+                }
+                continue;
+            }
+            int frame = st.GetProperty("frame").GetInt32(), obj = st.GetProperty("obj_id").GetInt32();
+            using VideoFrameMasks res = op switch
+            {
+                "add_points" => predictor.AddNewPointsOrBox(session, frame, obj, Floats2d(st.GetProperty("points")),
+                    st.GetProperty("labels").EnumerateArray().Select(v => v.GetInt32()).ToArray()),
+                "add_box" => predictor.AddNewPointsOrBox(session, frame, obj,
+                    box: st.GetProperty("box").EnumerateArray().Select(v => v.GetSingle()).ToArray()),
+                "add_mask" => predictor.AddNewMask(session, frame, obj, st.GetProperty("mask").GetString() == "empty"
+                    ? zeros(session.VideoHeight, session.VideoWidth, ScalarType.Bool)
+                    : MaskImages.ReadPngTensor(Path.Combine(folder, st.GetProperty("mask").GetString()!))),
+                _ => throw new InvalidOperationException(op),
+            };
+            check(steps[i], res);
+            i++;
         }
     }
 

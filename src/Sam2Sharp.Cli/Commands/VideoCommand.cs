@@ -52,12 +52,12 @@ public static class VideoCommand
         foreach (var o in new Option[] { input, prompts, output, overlay, fps, saveTensors, nonOverlap }) cmd.Options.Add(o);
         cmd.SetAction(r => Cli.Run(() => Execute(new Request(
             r.GetValue(model.Checkpoint)!, r.GetValue(model.Config), r.GetValue(input)!, r.GetValue(prompts)!,
-            r.GetValue(output), r.GetValue(overlay), r.GetValue(fps), r.GetValue(saveTensors), r.GetValue(nonOverlap)))));
+            r.GetValue(output), r.GetValue(overlay), r.GetValue(fps), r.GetValue(saveTensors), r.GetValue(nonOverlap), model.Options(r)))));
         return cmd;
     }
 
     sealed record Request(string Checkpoint, string? Config, string Input, string Prompts, string? Output, string? Overlay,
-        double? Fps, string? SaveTensors, bool NonOverlapMasks);
+        double? Fps, string? SaveTensors, bool NonOverlapMasks, Sam2ModelOptions ModelOptions);
 
     static int Execute(Request q)
     {
@@ -102,7 +102,7 @@ public static class VideoCommand
             }
 
             using var staged = new StagedOutputs();
-            using var sam = Sam2Builder.Load(q.Config, q.Checkpoint, c => c.WithVideoPostprocessing() with { NonOverlapMasks = q.NonOverlapMasks });
+            using var sam = Sam2Builder.Load(q.Config, q.Checkpoint, c => c.WithVideoPostprocessing() with { NonOverlapMasks = q.NonOverlapMasks }, q.ModelOptions);
             var predictor = new Sam2VideoPredictor(sam);
             session = predictor.InitState(frames);
             using var tensors = tensorsPath is null ? null : new SafetensorsStreamWriter(staged.Scratch(tensorsPath));

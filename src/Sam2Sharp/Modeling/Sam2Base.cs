@@ -91,7 +91,7 @@ public partial class Sam2Base : nn.Module
     /// <summary>The image encoder on a batch, with the decoder's conv_s0/conv_s1 applied to the high-res levels.</summary>
     public BackboneOutput ForwardImage(Tensor imgBatch)
     {
-        var o = image_encoder.forward(imgBatch);
+        var o = ToFloat32(image_encoder.forward(imgBatch.to_type(ComputeType)));
         if (!Config.UseHighResFeaturesInSam) return o;
         var fpn = o.BackboneFpn.ToList();
         fpn[0] = sam_mask_decoder.ConvS0(fpn[0]);
