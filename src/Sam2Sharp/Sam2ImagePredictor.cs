@@ -131,6 +131,24 @@ public sealed class Sam2ImagePredictor : IDisposable
     public (Tensor Masks, Tensor Ious, Tensor LowResLogits) PredictTorch(Tensor? pointCoords, Tensor? pointLabels,
         Tensor? boxes = null, Tensor? maskInput = null, bool multimaskOutput = true, bool returnLogits = false, int imgIdx = -1)
     {
+        using var pause = GcPause.Start();
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        var (lowResMasks, ious) = DecodeTorch(pointCoords, pointLabels, boxes, maskInput, multimaskOutput, imgIdx);
+        var masks = UpscaleMasks(lowResMasks, imgIdx);
+        var lowRes = lowResMasks.clamp(-32.0, 32.0);
+        if (!returnLogits) masks = masks > MaskThreshold;
+        return (masks.MoveToOuterDisposeScope(), ious.MoveToOuterDisposeScope(), lowRes.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// The prompt encoder and mask decoder only (prompts as for <see cref="PredictTorch"/>): B×C×S/4×S/4
+    /// low-resolution logits (not clamped) and B×C IoU estimates. <see cref="UpscaleMasks"/> takes the
+    /// logits to the image, so a caller can drop masks before paying for their upscaling.
+    /// </summary>
+    public (Tensor LowResMasks, Tensor Ious) DecodeTorch(Tensor? pointCoords, Tensor? pointLabels,
+        Tensor? boxes = null, Tensor? maskInput = null, bool multimaskOutput = true, int imgIdx = -1)
+    {
         if (!IsImageSet) throw new InvalidOperationException("An image must be set with SetImage(...) before mask prediction.");
         using var pause = GcPause.Start();
         using var _ = no_grad();
@@ -147,16 +165,22 @@ public sealed class Sam2ImagePredictor : IDisposable
         }
         var (sparse, dense) = Model.PromptEncoder.forward(points, null, maskInput);
         bool batched = points is { } q && q.Item1.shape[0] > 1;
-        int i = imgIdx < 0 ? origHw.Count + imgIdx : imgIdx;
+        int i = ImageIndex(imgIdx);
         var embed = imageEmbed![TensorIndex.Slice(i, i + 1)];
         var highRes = highResFeats!.Select(f => f[TensorIndex.Slice(i, i + 1)]).ToList();
         var dec = Model.MaskDecoder.forward(embed, Model.PromptEncoder.GetDensePe(), sparse, dense, multimaskOutput,
             repeatImage: batched, highResFeatures: highRes);
-        var masks = Transforms.PostprocessMasks(dec.Masks, (origHw[i].H, origHw[i].W));
-        var lowRes = dec.Masks.clamp(-32.0, 32.0);
-        if (!returnLogits) masks = masks > MaskThreshold;
-        return (masks.MoveToOuterDisposeScope(), dec.IouPred.MoveToOuterDisposeScope(), lowRes.MoveToOuterDisposeScope());
+        return (dec.Masks.MoveToOuterDisposeScope(), dec.IouPred.MoveToOuterDisposeScope());
     }
+
+    /// <summary>B×C×S/4×S/4 logits → B×C×H×W logits at the size of image <paramref name="imgIdx"/> (holes and sprinkles first, if set).</summary>
+    public Tensor UpscaleMasks(Tensor lowResMasks, int imgIdx = -1)
+    {
+        var (h, w) = origHw[ImageIndex(imgIdx)];
+        return Transforms.PostprocessMasks(lowResMasks, (h, w));
+    }
+
+    int ImageIndex(int imgIdx) => imgIdx < 0 ? origHw.Count + imgIdx : imgIdx;
 
     public void Dispose() => ResetPredictor();
 }

@@ -145,32 +145,31 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
         var (origH, origW) = origSize;
         var inPoints = Predictor.Transforms.TransformCoords(points, normalize: true, imSize);
         var inLabels = ones(inPoints.shape[0], dtype: ScalarType.Int32);
-        var (masks, iouPreds, lowRes) = Predictor.PredictTorch(inPoints.unsqueeze(1), inLabels.unsqueeze(1),
-            multimaskOutput: Options.MultimaskOutput, returnLogits: true);
+        var (lowRes, iouPreds) = Predictor.DecodeTorch(inPoints.unsqueeze(1), inLabels.unsqueeze(1), multimaskOutput: Options.MultimaskOutput);
 
         var data = new MaskData
         {
-            Masks = masks.flatten(0, 1),
             IouPreds = iouPreds.flatten(0, 1),
-            Points = points.repeat_interleave(masks.shape[1], 0),
+            Points = points.repeat_interleave(lowRes.shape[1], 0),
             LowResMasks = lowRes.flatten(0, 1),
         };
 
         if (Options.UseM2m)
         {
-            // One refinement step: each mask's own low-resolution logits as a mask prompt.
+            // One refinement step: each mask's own low-resolution logits (clamped as the predictor returns them) as a mask prompt.
             var refPoints = Predictor.Transforms.TransformCoords(data.Points, normalize: true, imSize);
             var labels = ones(refPoints.shape[0], dtype: ScalarType.Int32);
-            var (refined, ious) = RefineWithM2m(refPoints, labels, data.LowResMasks, Options.PointsPerBatch);
-            ReplaceMasks(data, refined.squeeze(1));
-            masks.Dispose();
+            var (refined, ious) = RefineWithM2mLowRes(refPoints, labels, data.LowResMasks.clamp(-32.0, 32.0), Options.PointsPerBatch);
+            data.LowResMasks = refined.squeeze(1);
             data.IouPreds = ious.squeeze(1);
         }
-        // The low-resolution logits are not needed past this point.
-        data.LowResMasks = null;
 
-        if (Options.PredIouThresh > 0.0) FilterMasks(data, data.IouPreds! > Options.PredIouThresh);
-        data.StabilityScore = AmgUtils.CalculateStabilityScore(data.Masks!, Options.MaskThreshold, Options.StabilityScoreOffset);
+        // The predicted IoU does not depend on the upscaling: filter first, then upscale only the masks kept.
+        if (Options.PredIouThresh > 0.0) data.Filter(data.IouPreds! > Options.PredIouThresh);
+        data.Masks = data.Count == 0 ? zeros(0, imSize.H, imSize.W)
+            : Predictor.UpscaleMasks(data.LowResMasks!.unsqueeze(1)).squeeze(1);
+        data.LowResMasks = null;
+        data.StabilityScore = AmgUtils.CalculateStabilityScore(data.Masks, Options.MaskThreshold, Options.StabilityScoreOffset);
         if (Options.StabilityScoreThresh > 0.0) FilterMasks(data, data.StabilityScore >= Options.StabilityScoreThresh);
 
         ReplaceMasks(data, data.Masks! > Options.MaskThreshold);
@@ -209,18 +208,23 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
     public (Tensor Masks, Tensor IouPreds) RefineWithM2m(Tensor points, Tensor pointLabels, Tensor lowResMasks, int pointsPerBatch)
     {
         using var scope = NewDisposeScope();
+        var (lowRes, ious) = RefineWithM2mLowRes(points, pointLabels, lowResMasks, pointsPerBatch);
+        return (Predictor.UpscaleMasks(lowRes).MoveToOuterDisposeScope(), ious.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>As <see cref="RefineWithM2m"/>, with the refined masks as B×1×S/4×S/4 low-resolution logits (not upscaled).</summary>
+    (Tensor LowResMasks, Tensor IouPreds) RefineWithM2mLowRes(Tensor points, Tensor pointLabels, Tensor lowResMasks, int pointsPerBatch)
+    {
+        using var scope = NewDisposeScope();
         var newMasks = new List<Tensor>();
         var newIous = new List<Tensor>();
         foreach (var b in AmgUtils.BatchIterator(pointsPerBatch, points, pointLabels, lowResMasks))
         {
-            var (m, iou, _) = Predictor.PredictTorch(b[0].unsqueeze(1), b[1].unsqueeze(1),
-                maskInput: b[2].unsqueeze(1), multimaskOutput: false, returnLogits: true);
+            var (m, iou) = Predictor.DecodeTorch(b[0].unsqueeze(1), b[1].unsqueeze(1), maskInput: b[2].unsqueeze(1), multimaskOutput: false);
             newMasks.Add(m);
             newIous.Add(iou);
         }
-        var masks = cat(newMasks, 0);
-        var ious = cat(newIous, 0);
-        return (masks.MoveToOuterDisposeScope(), ious.MoveToOuterDisposeScope());
+        return (cat(newMasks, 0).MoveToOuterDisposeScope(), cat(newIous, 0).MoveToOuterDisposeScope());
     }
 
     /// <summary>The pixels of <paramref name="box"/> ([x0, y0, x1, y1]) of an image.</summary>
