@@ -1,3 +1,4 @@
+using Sam2Sharp.Benchmarking;
 using Sam2Sharp.Imaging;
 using Sam2Sharp.Modeling;
 using TorchSharp;
@@ -163,6 +164,7 @@ public sealed class Sam2ImagePredictor : IDisposable
                 ? (cat(new[] { boxCoords, p.Item1 }, 1), cat(new[] { boxLabels, p.Item2 }, 1))
                 : (boxCoords, boxLabels);
         }
+        using var section = Profiler.Time("decoder");
         var (sparse, dense) = Model.PromptEncoder.forward(points, null, maskInput);
         bool batched = points is { } q && q.Item1.shape[0] > 1;
         int i = ImageIndex(imgIdx);
@@ -177,6 +179,7 @@ public sealed class Sam2ImagePredictor : IDisposable
     public Tensor UpscaleMasks(Tensor lowResMasks, int imgIdx = -1)
     {
         var (h, w) = origHw[ImageIndex(imgIdx)];
+        using var section = Profiler.Time("mask_upscaling");
         return Transforms.PostprocessMasks(lowResMasks, (h, w));
     }
 

@@ -1,3 +1,4 @@
+using Sam2Sharp.Benchmarking;
 using Sam2Sharp.Imaging;
 using Sam2Sharp.Modeling;
 using TorchSharp;
@@ -17,6 +18,12 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
     public Sam2ImagePredictor Predictor { get; }
 
     readonly IReadOnlyList<double[,]> pointGrids;
+
+    /// <summary>Crops encoded per image: the image, then 4^l crops on layer l.</summary>
+    public int CropCount => Enumerable.Range(0, Options.CropNLayers + 1).Sum(l => 1 << (2 * l));
+
+    /// <summary>Point prompts decoded per image: each crop's grid (without M2M refinement).</summary>
+    public int PointCount => Enumerable.Range(0, Options.CropNLayers + 1).Sum(l => pointGrids[l].GetLength(0) * (1 << (2 * l)));
 
     /// <exception cref="Sam2Exception">an option is invalid.</exception>
     public Sam2AutomaticMaskGenerator(Sam2Base model, AmgOptions? options = null)
@@ -118,6 +125,7 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
         foreach (var batch in AmgUtils.BatchIterator(Options.PointsPerBatch, pointsForImage))
         {
             using var batchScope = NewDisposeScope();
+            using var section = Profiler.Time("amg.batch");
             batches.Add(ProcessBatch(batch[0], cropSize, cropBox, origSize).MoveToOuterDisposeScope());
         }
         Predictor.ResetPredictor();
@@ -128,6 +136,7 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
         // Duplicates within this crop.
         if (data.Count > 0)
         {
+            using var nms = Profiler.Time("amg.nms");
             var keep = Nms.BatchedNms(data.Boxes!.to_type(ScalarType.Float32), data.IouPreds!,
                 zeros(data.Count, dtype: ScalarType.Int64), Options.BoxNmsThresh);
             data.Filter(keep);
@@ -169,9 +178,12 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
         data.Masks = data.Count == 0 ? zeros(0, imSize.H, imSize.W)
             : Predictor.UpscaleMasks(data.LowResMasks!.unsqueeze(1)).squeeze(1);
         data.LowResMasks = null;
+        var stability = Profiler.Time("amg.stability");
         data.StabilityScore = AmgUtils.CalculateStabilityScore(data.Masks, Options.MaskThreshold, Options.StabilityScoreOffset);
         if (Options.StabilityScoreThresh > 0.0) FilterMasks(data, data.StabilityScore >= Options.StabilityScoreThresh);
+        stability.Dispose();
 
+        using var boxes = Profiler.Time("amg.boxes_uncrop_rle");
         ReplaceMasks(data, data.Masks! > Options.MaskThreshold);
         data.Boxes = AmgUtils.BatchedMaskToBox(data.Masks!);
 

@@ -1,3 +1,4 @@
+using Sam2Sharp.Benchmarking;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -118,6 +119,7 @@ public partial class Sam2Base
         }
 
         var dt = ComputeType;
+        using var section = Profiler.Time("memory_attention");
         var fused = memory_attention.forward(currentVisionFeat.to_type(dt), cat(memory, 0).to_type(dt), currentVisionPosEmbed.to_type(dt),
             cat(memoryPos, 0).to_type(dt), numObjPtrTokens).to_type(float32);
         return TokensToMap(fused, featSize).MoveToOuterDisposeScope();

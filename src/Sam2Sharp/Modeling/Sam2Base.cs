@@ -1,3 +1,4 @@
+using Sam2Sharp.Benchmarking;
 using Sam2Sharp.Config;
 using Sam2Sharp.Modeling.Backbones;
 using Sam2Sharp.Modeling.Sam;
@@ -91,8 +92,10 @@ public partial class Sam2Base : nn.Module
     /// <summary>The image encoder on a batch, with the decoder's conv_s0/conv_s1 applied to the high-res levels.</summary>
     public BackboneOutput ForwardImage(Tensor imgBatch)
     {
+        using var section = Profiler.Time("encoder");
         var o = ToFloat32(image_encoder.forward(imgBatch.to_type(ComputeType)));
         if (!Config.UseHighResFeaturesInSam) return o;
+        using var convs = Profiler.Time("encoder.conv_s0_s1");
         var fpn = o.BackboneFpn.ToList();
         fpn[0] = sam_mask_decoder.ConvS0(fpn[0]);
         fpn[1] = sam_mask_decoder.ConvS1(fpn[1]);
