@@ -69,6 +69,22 @@ public sealed class Sam2ImagePredictor : IDisposable
         origHw = originalSizes.ToList();
     }
 
+    /// <summary>Writes the embedding of the image set with <see cref="SetImage"/> to a file (see <see cref="ImageEmbeddingFile"/>).</summary>
+    public void SaveEmbedding(string path, RgbImage image) => ImageEmbeddingFile.Save(this, image, path);
+
+    /// <summary>Uses an embedding saved by <see cref="SaveEmbedding"/> instead of running the encoder; with <paramref name="image"/>, checks it is the image embedded.</summary>
+    /// <exception cref="Sam2Exception">the file was made by another model, precision or image, or is unreadable.</exception>
+    public void LoadEmbedding(string path, RgbImage? image = null) => ImageEmbeddingFile.Load(this, path, image);
+
+    /// <summary>Sets a saved embedding (1×C×S/16×S/16, no_mem_embed added) and high-resolution features of an image of the given size.</summary>
+    internal void SetEmbedding(Tensor embedding, IReadOnlyList<Tensor> highResFeatures, (int H, int W) originalSize)
+    {
+        ResetPredictor();
+        imageEmbed = embedding.DetachFromDisposeScope();
+        highResFeats = highResFeatures.Select(t => t.DetachFromDisposeScope()).ToList();
+        origHw = [originalSize];
+    }
+
     public void ResetPredictor()
     {
         imageEmbed?.Dispose();

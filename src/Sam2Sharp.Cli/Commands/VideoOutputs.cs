@@ -1,3 +1,4 @@
+using Sam2Sharp.IO;
 using Sam2Sharp.Imaging;
 using System.Diagnostics;
 using System.Globalization;
@@ -129,32 +130,8 @@ public sealed class SafetensorsStreamWriter(string scratchPath) : IDisposable
 
     public void Finish(string path)
     {
-        using var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms))
-        {
-            w.WriteStartObject();
-            foreach (var (name, shape, begin, end) in entries)
-            {
-                w.WriteStartObject(name);
-                w.WriteString("dtype", "F32");
-                w.WriteStartArray("shape");
-                foreach (var s in shape) w.WriteNumberValue(s);
-                w.WriteEndArray();
-                w.WriteStartArray("data_offsets");
-                w.WriteNumberValue(begin);
-                w.WriteNumberValue(end);
-                w.WriteEndArray();
-                w.WriteEndObject();
-            }
-            w.WriteEndObject();
-        }
-        // The format pads the header with spaces so the data starts 8-byte aligned.
-        int pad = (int)((8 - ms.Length % 8) % 8);
-        for (int i = 0; i < pad; i++) ms.WriteByte((byte)' ');
         using var f = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None);
-        f.Write(BitConverter.GetBytes((ulong)ms.Length)); // little-endian on every .NET platform we run on
-        ms.Position = 0;
-        ms.CopyTo(f);
+        SafetensorsFormat.WriteHeader(f, entries);
         data.Flush();
         data.Position = 0;
         data.CopyTo(f);
