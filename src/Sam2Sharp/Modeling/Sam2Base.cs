@@ -126,6 +126,7 @@ public partial class Sam2Base : nn.Module
         IReadOnlyList<Tensor>? highResFeatures = null, bool multimaskOutput = false)
     {
         using var scope = NewDisposeScope();
+        using var section = Profiler.Time("decoder");
         long b = backboneFeatures.shape[0];
         var device = backboneFeatures.device;
         Tensor coords, labels;
@@ -152,7 +153,9 @@ public partial class Sam2Base : nn.Module
             lowResMultimasks = where(isObjAppearing[.., TensorIndex.None, TensorIndex.None], lowResMultimasks, NoObjScore);
         }
         lowResMultimasks = lowResMultimasks.to_type(float32);
-        var highResMultimasks = F.interpolate(lowResMultimasks, new long[] { ImageSize, ImageSize }, mode: InterpolationMode.Bilinear, align_corners: false);
+        Tensor highResMultimasks;
+        using (Profiler.Time("mask_upscaling"))
+            highResMultimasks = F.interpolate(lowResMultimasks, new long[] { ImageSize, ImageSize }, mode: InterpolationMode.Bilinear, align_corners: false);
 
         var samOutputToken = dec.SamTokensOut[.., 0];
         Tensor lowResMasks = lowResMultimasks, highResMasks = highResMultimasks;
