@@ -16,5 +16,6 @@ root.Subcommands.Add(TrainCommand.Create(TrainCommand.OpenVosDataset));
 root.Subcommands.Add(SynthCommand.Create());
 root.Subcommands.Add(AmgCommand.Create());
 root.Subcommands.Add(PlotLossCommand.Create());
+root.Subcommands.Add(ModelsCommand.Create());
 
 return root.Parse(args).Invoke();

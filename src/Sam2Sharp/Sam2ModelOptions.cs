@@ -1,3 +1,5 @@
+using Sam2Sharp.Hub;
+
 namespace Sam2Sharp;
 
 /// <summary>The number format the model computes in.</summary>
@@ -13,9 +15,15 @@ public enum Sam2Precision
     BFloat16,
 }
 
-/// <summary>How <see cref="Sam2Builder.Load(string?, string?, Sam2ModelOptions?)"/> builds the model.</summary>
+/// <summary>How <see cref="Sam2Builder"/> builds a model.</summary>
 public sealed record Sam2ModelOptions
 {
+    /// <summary>Where models given by name come from (registry, cache, network); null: a hub configured from the environment.</summary>
+    public ModelHub? Hub { get; init; }
+
+    /// <summary>Receives download progress when a model given by name is fetched.</summary>
+    public IProgress<DownloadProgress>? DownloadProgress { get; init; }
+
     /// <summary>Compute precision; weights are converted once, at load. Default float32.</summary>
     public Sam2Precision Precision { get; init; } = Sam2Precision.Float32;
 }
