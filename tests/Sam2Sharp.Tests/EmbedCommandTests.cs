@@ -77,6 +77,9 @@ public class EmbedCommandTests
         {
             string image = Path.Combine(folder, "inputs", "image.png"), emb = Path.Combine(dir, "e.safetensors"), outPng = Path.Combine(dir, "m.png");
             Assert.Equal(0, Embed(folder, image, emb));
+            // An existing file is kept unless --force.
+            Assert.Equal(1, Embed(folder, image, emb));
+            Assert.Equal(0, Embed(folder, image, emb, "--force"));
             string Refusal(string useFolder, string useImage, params string[] extra)
             {
                 var (rc, err) = TestCli.RunCapturingErrors(ImageCommand.Create(),

@@ -58,7 +58,7 @@ public class PrecisionAgreementTests(ITestOutputHelper output)
         using var session = predictor.InitState(Path.Combine(folder, c.GetProperty("video").GetString()!));
         double minIou = 1, meanErrMax = 0;
         int rows = 0, presenceFlips = 0;
-        VideoPredictorGoldenTests.Replay(folder, c, predictor, session, (step, r) =>
+        VideoPredictorGoldenTests.Replay(folder, name, c, predictor, session, (step, r) =>
         {
             var e = exp[$"{step.GetProperty("key").GetString()}_logits"].to_type(float32);
             var a = r.MaskLogits.squeeze(1).to_type(float32);
