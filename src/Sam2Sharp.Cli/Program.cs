@@ -5,6 +5,7 @@ var root = new RootCommand("sam2: Segment Anything 2 for .NET");
 // One line per command; each lives in Commands/<Name>Command.cs with a static Create(),
 // and runs its action through Cli.Run so that user errors end as one line and exit 1.
 root.Subcommands.Add(ImageCommand.Create());
+root.Subcommands.Add(EmbedCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(BenchVideoCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());

@@ -30,6 +30,7 @@ public static class Sam2Builder
         }
         model.to(options.Device);
         model.eval();
+        if (options.Precision == Sam2Precision.BFloat16) model.UseBFloat16();
         return model;
     }
 

@@ -1,3 +1,4 @@
+using Sam2Sharp.Benchmarking;
 using Sam2Sharp.Imaging;
 using Sam2Sharp.Modeling;
 using TorchSharp;
@@ -79,6 +80,22 @@ public sealed class Sam2ImagePredictor : IDisposable
         origHw = originalSizes.ToList();
     }
 
+    /// <summary>Writes the embedding of the image set with <see cref="SetImage"/> to a file (see <see cref="ImageEmbeddingFile"/>).</summary>
+    public void SaveEmbedding(string path, RgbImage image) => ImageEmbeddingFile.Save(this, image, path);
+
+    /// <summary>Uses an embedding saved by <see cref="SaveEmbedding"/> instead of running the encoder; with <paramref name="image"/>, checks it is the image embedded.</summary>
+    /// <exception cref="Sam2Exception">the file was made by another model, precision or image, or is unreadable.</exception>
+    public void LoadEmbedding(string path, RgbImage? image = null) => ImageEmbeddingFile.Load(this, path, image);
+
+    /// <summary>Sets a saved embedding (1×C×S/16×S/16, no_mem_embed added) and high-resolution features of an image of the given size.</summary>
+    internal void SetEmbedding(Tensor embedding, IReadOnlyList<Tensor> highResFeatures, (int H, int W) originalSize)
+    {
+        ResetPredictor();
+        imageEmbed = embedding.DetachFromDisposeScope();
+        highResFeats = highResFeatures.Select(t => t.DetachFromDisposeScope()).ToList();
+        origHw = [originalSize];
+    }
+
     /// <summary>Frees the embedding; a new image must be set before predicting.</summary>
     public void ResetPredictor()
     {
@@ -153,6 +170,22 @@ public sealed class Sam2ImagePredictor : IDisposable
     public (Tensor Masks, Tensor Ious, Tensor LowResLogits) PredictTorch(Tensor? pointCoords, Tensor? pointLabels,
         Tensor? boxes = null, Tensor? maskInput = null, bool multimaskOutput = true, bool returnLogits = false, int imgIdx = -1)
     {
+        using var unit = InferenceScope.Start();
+        var (lowResMasks, ious) = DecodeTorch(pointCoords, pointLabels, boxes, maskInput, multimaskOutput, imgIdx);
+        var masks = UpscaleMasks(lowResMasks, imgIdx);
+        var lowRes = lowResMasks.clamp(-32.0, 32.0);
+        if (!returnLogits) masks = masks > MaskThreshold;
+        return (masks.MoveToOuterDisposeScope(), ious.MoveToOuterDisposeScope(), lowRes.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// The prompt encoder and mask decoder only (prompts as for <see cref="PredictTorch"/>): B×C×S/4×S/4
+    /// low-resolution logits (not clamped) and B×C IoU estimates. <see cref="UpscaleMasks"/> takes the
+    /// logits to the image, so a caller can drop masks before paying for their upscaling.
+    /// </summary>
+    public (Tensor LowResMasks, Tensor Ious) DecodeTorch(Tensor? pointCoords, Tensor? pointLabels,
+        Tensor? boxes = null, Tensor? maskInput = null, bool multimaskOutput = true, int imgIdx = -1)
+    {
         if (!IsImageSet) throw new InvalidOperationException("An image must be set with SetImage(...) before mask prediction.");
         using var unit = InferenceScope.Start();
         (Tensor, Tensor)? points = pointCoords is not null ? (pointCoords, pointLabels!) : null;
@@ -165,18 +198,26 @@ public sealed class Sam2ImagePredictor : IDisposable
                 ? (cat(new[] { boxCoords, p.Item1 }, 1), cat(new[] { boxLabels, p.Item2 }, 1))
                 : (boxCoords, boxLabels);
         }
+        using var section = Profiler.Time("decoder");
         var (sparse, dense) = Model.PromptEncoder.forward(points, null, maskInput);
         bool batched = points is { } q && q.Item1.shape[0] > 1;
-        int i = imgIdx < 0 ? origHw.Count + imgIdx : imgIdx;
+        int i = ImageIndex(imgIdx);
         var embed = imageEmbed![TensorIndex.Slice(i, i + 1)];
         var highRes = highResFeats!.Select(f => f[TensorIndex.Slice(i, i + 1)]).ToList();
         var dec = Model.MaskDecoder.forward(embed, Model.PromptEncoder.GetDensePe(), sparse, dense, multimaskOutput,
             repeatImage: batched, highResFeatures: highRes);
-        var masks = Transforms.PostprocessMasks(dec.Masks, (origHw[i].H, origHw[i].W));
-        var lowRes = dec.Masks.clamp(-32.0, 32.0);
-        if (!returnLogits) masks = masks > MaskThreshold;
-        return (masks.MoveToOuterDisposeScope(), dec.IouPred.MoveToOuterDisposeScope(), lowRes.MoveToOuterDisposeScope());
+        return (dec.Masks.MoveToOuterDisposeScope(), dec.IouPred.MoveToOuterDisposeScope());
     }
+
+    /// <summary>B×C×S/4×S/4 logits → B×C×H×W logits at the size of image <paramref name="imgIdx"/> (holes and sprinkles first, if set).</summary>
+    public Tensor UpscaleMasks(Tensor lowResMasks, int imgIdx = -1)
+    {
+        var (h, w) = origHw[ImageIndex(imgIdx)];
+        using var section = Profiler.Time("mask_upscaling");
+        return Transforms.PostprocessMasks(lowResMasks, (h, w));
+    }
+
+    int ImageIndex(int imgIdx) => imgIdx < 0 ? origHw.Count + imgIdx : imgIdx;
 
     /// <summary>Frees the embedding (not the model).</summary>
     public void Dispose() => ResetPredictor();

@@ -13,14 +13,14 @@ public class ImagePredictorGoldenTests
     public static IEnumerable<object[]> FeatureCases() => Golden.CasesOfKind("image_features");
     public static IEnumerable<object[]> PredictCases() => Golden.CasesOfKind("image_predict");
 
-    static readonly Dictionary<string, Sam2Base> Models = new();
+    static readonly Dictionary<(string, Sam2Precision), Sam2Base> Models = new();
 
     /// <summary>The folder's model with the post-processing its cases.json says the reference used.</summary>
-    public static Sam2Base Model(string folder)
+    public static Sam2Base Model(string folder, Sam2Precision precision = Sam2Precision.Float32)
     {
         lock (Models)
         {
-            if (!Models.TryGetValue(folder, out var m))
+            if (!Models.TryGetValue((folder, precision), out var m))
             {
                 var pp = Golden.Cases(folder).GetProperty("image_postprocessing");
                 bool dyn = pp.TryGetProperty("sam_mask_decoder_extra_args.dynamic_multimask_via_stability", out var v) && v.GetString() == "true";
@@ -36,8 +36,9 @@ public class ImagePredictorGoldenTests
                             DynamicMultimaskStabilityThresh = D("sam_mask_decoder_extra_args.dynamic_multimask_stability_thresh"),
                         },
                     },
+                    Precision = precision,
                 });
-                Models[folder] = m;
+                Models[(folder, precision)] = m;
             }
             return m;
         }

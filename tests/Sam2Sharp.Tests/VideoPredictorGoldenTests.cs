@@ -17,12 +17,12 @@ public class VideoPredictorGoldenTests
         Golden.CasesOfKind("video").SelectMany(c => new[] { c.Append((object)0).ToArray(), c.Append((object)1).ToArray() });
 
     /// <summary>The folder's model with the case's video post-processing (the reference video builder's defaults).</summary>
-    public static Sam2Base Model(string folder, JsonElement c)
+    public static Sam2Base Model(string folder, JsonElement c, Sam2ModelOptions? options = null)
     {
         var pp = c.GetProperty("postprocessing");
         string P(string k) => pp.GetProperty(k).GetString()!;
         double D(string k) => double.Parse(P(k), CultureInfo.InvariantCulture);
-        return Sam2Builder.Load(Path.Combine(folder, "config.yaml"), Path.Combine(folder, "model.pt"), new Sam2ModelOptions
+        return Sam2Builder.Load(Path.Combine(folder, "config.yaml"), Path.Combine(folder, "model.pt"), (options ?? new Sam2ModelOptions()) with
         {
             ApplyPostprocessing = false,
             ConfigOverrides = cfg => cfg with
@@ -79,24 +79,12 @@ public class VideoPredictorGoldenTests
         using var model = Model(folder, c);
         var predictor = new Sam2VideoPredictor(model, PredictorOptions(c, spillBehind));
         using var session = predictor.InitState(Path.Combine(folder, c.GetProperty("video").GetString()!));
-        // The case lists one entry per output; the outputs of one call (a propagation) share its call number.
-        var entries = c.GetProperty("prompts").GetProperty("steps").EnumerateArray().ToList();
-        var calls = entries.GroupBy(e => e.GetProperty("call").GetInt32()).Select(g => g.First().GetProperty("step").GetRawText());
-        var steps = VideoSteps.Parse($"{{\"steps\":[{string.Join(",", calls)}]}}", session.Frames, folder, name);
-        int i = 0;
-        foreach (var (step, r) in new VideoStepRunner(predictor, session).Run(steps))
+        Replay(folder, name, c, predictor, session, (entry, r) =>
         {
-            using (r)
-            {
-                Assert.True(i < entries.Count, $"step {step.Index}: extra output for frame {r.FrameIdx}");
-                var e = entries[i++];
-                Assert.Equal(e.GetProperty("frame").GetInt32(), r.FrameIdx);
-                Assert.Equal(e.GetProperty("obj_ids").EnumerateArray().Select(v => v.GetInt32()), r.ObjIds);
-                string key = e.GetProperty("key").GetString()!;
-                AssertStep(key, exp[$"{key}_logits"], r.MaskLogits.squeeze(1));
-            }
-        }
-        Assert.Equal(entries.Count, i);
+            Assert.Equal(entry.GetProperty("obj_ids").EnumerateArray().Select(v => v.GetInt32()), r.ObjIds);
+            string key = entry.GetProperty("key").GetString()!;
+            AssertStep(key, exp[$"{key}_logits"], r.MaskLogits.squeeze(1));
+        });
 
         // The final state: every object's low-res mask, pointer and score on every frame.
         foreach (var (objId, objIdx) in session.ObjIds.Select((id, k) => (id, k)))
@@ -117,5 +105,27 @@ public class VideoPredictorGoldenTests
                 Assert.True(lowDiff <= 1e-2 || Golden.Iou(exp[$"{p}_pred_masks"], fo.PredMasks) >= 0.99, $"{p}: pred_masks max abs diff {lowDiff}");
             }
         }
+    }
+
+    /// <summary>Runs a video case's steps through the library's step runner, handing each output with its case entry to <paramref name="check"/>, then disposing it.</summary>
+    public static void Replay(string folder, string name, JsonElement c, Sam2VideoPredictor predictor, VideoSession session,
+        Action<JsonElement, VideoFrameMasks> check)
+    {
+        // The case lists one entry per output; the outputs of one call (a propagation) share its call number.
+        var entries = c.GetProperty("prompts").GetProperty("steps").EnumerateArray().ToList();
+        var calls = entries.GroupBy(e => e.GetProperty("call").GetInt32()).Select(g => g.First().GetProperty("step").GetRawText());
+        var steps = VideoSteps.Parse($"{{\"steps\":[{string.Join(",", calls)}]}}", session.Frames, folder, name);
+        int i = 0;
+        foreach (var (step, r) in new VideoStepRunner(predictor, session).Run(steps))
+        {
+            using (r)
+            {
+                Assert.True(i < entries.Count, $"step {step.Index}: extra output for frame {r.FrameIdx}");
+                var e = entries[i++];
+                Assert.Equal(e.GetProperty("frame").GetInt32(), r.FrameIdx);
+                check(e, r);
+            }
+        }
+        Assert.Equal(entries.Count, i);
     }
 }

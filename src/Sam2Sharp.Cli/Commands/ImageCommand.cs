@@ -22,9 +22,10 @@ public static class ImageCommand
         var overlay = new Option<string?>("--overlay") { Description = "The image with each mask tinted and outlined (PNG)." };
         var saveTensors = new Option<string?>("--save-tensors") { Description = "Safetensors file with masks, iou_predictions, low_res_logits and logits." };
         var force = new Option<bool>("--force") { Description = "Replace output files that exist (never a symbolic link, FIFO or device)." };
+        var embedding = new Option<string?>("--embedding") { Description = "Use the image's embedding saved by `sam2 embed` (same model, precision and image) instead of running the encoder." };
         var cmd = new Command("image", "Segment an image from points, boxes or a mask. Outputs are written under hidden temporary names and moved into place together at the end, all or none; an existing output is refused unless --force.");
         model.AddTo(cmd);
-        foreach (var o in new Option[] { image, points, boxes, maskInput, multimask, output, overlay, saveTensors, force }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { image, points, boxes, maskInput, multimask, output, overlay, saveTensors, force, embedding }) cmd.Options.Add(o);
         cmd.SetAction(r => Cli.Run(() =>
         {
             var outputs = new[] { r.GetValue(output), r.GetValue(overlay), r.GetValue(saveTensors) }.Where(p => p is not null).Cast<string>().ToList();
@@ -58,7 +59,8 @@ public static class ImageCommand
             if (mask is not null && (mask.shape[^1] != sam.ImageSize / 4 || mask.shape[^2] != sam.ImageSize / 4))
                 throw new Sam2Exception($"--mask-input {r.GetValue(maskInput)}: mask_input is [{string.Join(",", mask.shape)}], expected 1×{sam.ImageSize / 4}×{sam.ImageSize / 4}");
             using var predictor = new Sam2ImagePredictor(sam);
-            predictor.SetImage(img);
+            if (r.GetValue(embedding) is { } embeddingPath) predictor.LoadEmbedding(embeddingPath, img);
+            else predictor.SetImage(img);
             float[,]? coords = pts.Count > 0 ? To2d(pts.Select(p => new[] { p.X, p.Y }).ToList()) : null;
             int[]? labels = pts.Count > 0 ? pts.Select(p => p.Label).ToArray() : null;
             float[,]? boxArr = bxs.Count > 0 ? To2d(bxs) : null;

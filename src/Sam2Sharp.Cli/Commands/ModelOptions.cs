@@ -3,7 +3,7 @@ using Sam2Sharp.Modeling;
 
 namespace Sam2Sharp.Cli.Commands;
 
-/// <summary>The --checkpoint / --model / --config options every model command takes (with --models, --offline).</summary>
+/// <summary>The --checkpoint / --model / --config options every model command takes (with --models, --offline), and --precision.</summary>
 public sealed class ModelOptions(bool checkpointRequired = true)
 {
     public Option<string?> Checkpoint { get; } = new("--checkpoint")
@@ -18,11 +18,16 @@ public sealed class ModelOptions(bool checkpointRequired = true)
     {
         Description = "Model config: a built-in name (sam2.1_hiera_t, sam2_hiera_l, …) or an official-format YAML file. Default: the --model's, else inferred from the checkpoint.",
     };
+    public Option<string> Precision { get; } = new Option<string>("--precision")
+    {
+        Description = "fp32 (default: the reference's numbers), bf16 (the encoder and memory in bfloat16: fast on CPUs with AMX or AVX512_BF16), or auto (bf16 where the CPU has them).",
+        DefaultValueFactory = _ => "fp32",
+    }.AcceptOnlyFromAmong("fp32", "bf16", "auto");
     public HubOptions Hub { get; } = new();
 
     public void AddTo(Command c)
     {
-        foreach (var o in new Option[] { Checkpoint, Model, Config }) c.Options.Add(o);
+        foreach (var o in new Option[] { Checkpoint, Model, Config, Precision }) c.Options.Add(o);
         Hub.AddTo(c);
     }
 
@@ -37,11 +42,26 @@ public sealed class ModelOptions(bool checkpointRequired = true)
         return (path, config ?? registered);
     }
 
-    /// <summary>The model (default options: the reference builders' post-processing); with neither a checkpoint nor a
-    /// config, <paramref name="defaultConfig"/> with random weights (benchmarks).</summary>
+    /// <summary>The library's model options from the command line; warns in one line where bf16 would be slower than fp32.</summary>
+    public Sam2ModelOptions Options(ParseResult r)
+    {
+        var precision = r.GetValue(Precision) switch
+        {
+            "fp32" => Sam2Precision.Float32,
+            "bf16" => Sam2Precision.BFloat16,
+            "auto" => CpuInfo.Current.FastestPrecision,
+            var v => throw new Sam2Exception($"--precision {v}: expected fp32, bf16 or auto"),
+        };
+        if (CpuInfo.Current.SlowPrecisionWarning(precision) is { } warning) Console.Error.WriteLine(warning);
+        return new Sam2ModelOptions { Precision = precision };
+    }
+
+    /// <summary>The model (default options: the reference builders' post-processing) at the precision asked for; with
+    /// neither a checkpoint nor a config, <paramref name="defaultConfig"/> with random weights (benchmarks).</summary>
     public Sam2Base Load(ParseResult r, Sam2ModelOptions? options = null, string? defaultConfig = null)
     {
         var (checkpoint, config) = Resolve(r);
-        return Sam2Builder.Load(config ?? (checkpoint is null ? defaultConfig : null), checkpoint, options);
+        var withPrecision = (options ?? new Sam2ModelOptions()) with { Precision = Options(r).Precision };
+        return Sam2Builder.Load(config ?? (checkpoint is null ? defaultConfig : null), checkpoint, withPrecision);
     }
 }

@@ -54,13 +54,13 @@ public static class VideoCommand
         {
             var (checkpoint, config) = model.Resolve(r);
             return Execute(new Request(checkpoint!, config, r.GetValue(input)!, r.GetValue(prompts)!,
-                r.GetValue(output), r.GetValue(overlay), r.GetValue(fps), r.GetValue(saveTensors), r.GetValue(nonOverlap)));
+                r.GetValue(output), r.GetValue(overlay), r.GetValue(fps), r.GetValue(saveTensors), r.GetValue(nonOverlap), model.Options(r)));
         }));
         return cmd;
     }
 
     sealed record Request(string Checkpoint, string? Config, string Input, string Prompts, string? Output, string? Overlay,
-        double? Fps, string? SaveTensors, bool NonOverlapMasks);
+        double? Fps, string? SaveTensors, bool NonOverlapMasks, Sam2ModelOptions ModelOptions);
 
     static int Execute(Request q)
     {
@@ -80,7 +80,7 @@ public static class VideoCommand
                 q.SaveTensors is null ? null : new OutputTarget("--save-tensors", q.SaveTensors),
                 fps, File.Exists(q.Input) ? q.Input : null), frames, steps, q.Prompts);
 
-            using var sam = Sam2Builder.Load(q.Config, q.Checkpoint);
+            using var sam = Sam2Builder.Load(q.Config, q.Checkpoint, q.ModelOptions);
             var predictor = new Sam2VideoPredictor(sam, new Sam2VideoPredictorOptions { NonOverlapMasks = q.NonOverlapMasks });
             session = predictor.InitState(frames);
             var runner = new VideoStepRunner(predictor, session);

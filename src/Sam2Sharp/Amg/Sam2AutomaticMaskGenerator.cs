@@ -1,3 +1,4 @@
+using Sam2Sharp.Benchmarking;
 using Sam2Sharp.Imaging;
 using Sam2Sharp.Modeling;
 using TorchSharp;
@@ -19,6 +20,12 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
     public Sam2ImagePredictor Predictor { get; }
 
     readonly IReadOnlyList<double[,]> pointGrids;
+
+    /// <summary>Crops encoded per image: the image, then 4^l crops on layer l.</summary>
+    public int CropCount => Enumerable.Range(0, Options.CropNLayers + 1).Sum(l => 1 << (2 * l));
+
+    /// <summary>Point prompts decoded per image: each crop's grid (without M2M refinement).</summary>
+    public int PointCount => Enumerable.Range(0, Options.CropNLayers + 1).Sum(l => pointGrids[l].GetLength(0) * (1 << (2 * l)));
 
     /// <exception cref="Sam2Exception">an option is invalid.</exception>
     public Sam2AutomaticMaskGenerator(Sam2Base model, AmgOptions? options = null)
@@ -126,6 +133,7 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
         {
             batchCounter.Token.ThrowIfCancellationRequested();
             using var batchScope = NewDisposeScope();
+            using var section = Profiler.Time("amg.batch");
             batches.Add(ProcessBatch(batch[0], cropSize, cropBox, origSize).MoveToOuterDisposeScope());
             batchCounter.Done();
         }
@@ -137,6 +145,7 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
         // Duplicates within this crop.
         if (data.Count > 0)
         {
+            using var nms = Profiler.Time("amg.nms");
             var keep = Nms.BatchedNms(data.Boxes!.to_type(ScalarType.Float32), data.IouPreds!,
                 zeros(data.Count, dtype: ScalarType.Int64, device: data.Boxes.device), Options.BoxNmsThresh);
             data.Filter(keep);
@@ -154,34 +163,36 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
         var (origH, origW) = origSize;
         var inPoints = Predictor.Transforms.TransformCoords(points, normalize: true, imSize);
         var inLabels = ones(inPoints.shape[0], dtype: ScalarType.Int32, device: inPoints.device);
-        var (masks, iouPreds, lowRes) = Predictor.PredictTorch(inPoints.unsqueeze(1), inLabels.unsqueeze(1),
-            multimaskOutput: Options.MultimaskOutput, returnLogits: true);
+        var (lowRes, iouPreds) = Predictor.DecodeTorch(inPoints.unsqueeze(1), inLabels.unsqueeze(1), multimaskOutput: Options.MultimaskOutput);
 
         var data = new MaskData
         {
-            Masks = masks.flatten(0, 1),
             IouPreds = iouPreds.flatten(0, 1),
-            Points = points.repeat_interleave(masks.shape[1], 0),
+            Points = points.repeat_interleave(lowRes.shape[1], 0),
             LowResMasks = lowRes.flatten(0, 1),
         };
 
         if (Options.UseM2m)
         {
-            // One refinement step: each mask's own low-resolution logits as a mask prompt.
+            // One refinement step: each mask's own low-resolution logits (clamped as the predictor returns them) as a mask prompt.
             var refPoints = Predictor.Transforms.TransformCoords(data.Points, normalize: true, imSize);
             var labels = ones(refPoints.shape[0], dtype: ScalarType.Int32, device: refPoints.device);
-            var (refined, ious) = RefineWithM2m(refPoints, labels, data.LowResMasks, Options.PointsPerBatch);
-            ReplaceMasks(data, refined.squeeze(1));
-            masks.Dispose();
+            var (refined, ious) = RefineWithM2mLowRes(refPoints, labels, data.LowResMasks.clamp(-32.0, 32.0), Options.PointsPerBatch);
+            data.LowResMasks = refined.squeeze(1);
             data.IouPreds = ious.squeeze(1);
         }
-        // The low-resolution logits are not needed past this point.
+
+        // The predicted IoU does not depend on the upscaling: filter first, then upscale only the masks kept.
+        if (Options.PredIouThresh > 0.0) data.Filter(data.IouPreds! > Options.PredIouThresh);
+        data.Masks = data.Count == 0 ? zeros(0, imSize.H, imSize.W, device: data.IouPreds!.device)
+            : Predictor.UpscaleMasks(data.LowResMasks!.unsqueeze(1)).squeeze(1);
         data.LowResMasks = null;
-
-        if (Options.PredIouThresh > 0.0) FilterMasks(data, data.IouPreds! > Options.PredIouThresh);
-        data.StabilityScore = AmgUtils.CalculateStabilityScore(data.Masks!, Options.MaskThreshold, Options.StabilityScoreOffset);
+        var stability = Profiler.Time("amg.stability");
+        data.StabilityScore = AmgUtils.CalculateStabilityScore(data.Masks, Options.MaskThreshold, Options.StabilityScoreOffset);
         if (Options.StabilityScoreThresh > 0.0) FilterMasks(data, data.StabilityScore >= Options.StabilityScoreThresh);
+        stability.Dispose();
 
+        using var boxes = Profiler.Time("amg.boxes_uncrop_rle");
         ReplaceMasks(data, data.Masks! > Options.MaskThreshold);
         data.Boxes = AmgUtils.BatchedMaskToBox(data.Masks!);
 
@@ -218,18 +229,23 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
     public (Tensor Masks, Tensor IouPreds) RefineWithM2m(Tensor points, Tensor pointLabels, Tensor lowResMasks, int pointsPerBatch)
     {
         using var scope = NewDisposeScope();
+        var (lowRes, ious) = RefineWithM2mLowRes(points, pointLabels, lowResMasks, pointsPerBatch);
+        return (Predictor.UpscaleMasks(lowRes).MoveToOuterDisposeScope(), ious.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>As <see cref="RefineWithM2m"/>, with the refined masks as B×1×S/4×S/4 low-resolution logits (not upscaled).</summary>
+    (Tensor LowResMasks, Tensor IouPreds) RefineWithM2mLowRes(Tensor points, Tensor pointLabels, Tensor lowResMasks, int pointsPerBatch)
+    {
+        using var scope = NewDisposeScope();
         var newMasks = new List<Tensor>();
         var newIous = new List<Tensor>();
         foreach (var b in AmgUtils.BatchIterator(pointsPerBatch, points, pointLabels, lowResMasks))
         {
-            var (m, iou, _) = Predictor.PredictTorch(b[0].unsqueeze(1), b[1].unsqueeze(1),
-                maskInput: b[2].unsqueeze(1), multimaskOutput: false, returnLogits: true);
+            var (m, iou) = Predictor.DecodeTorch(b[0].unsqueeze(1), b[1].unsqueeze(1), maskInput: b[2].unsqueeze(1), multimaskOutput: false);
             newMasks.Add(m);
             newIous.Add(iou);
         }
-        var masks = cat(newMasks, 0);
-        var ious = cat(newIous, 0);
-        return (masks.MoveToOuterDisposeScope(), ious.MoveToOuterDisposeScope());
+        return (cat(newMasks, 0).MoveToOuterDisposeScope(), cat(newIous, 0).MoveToOuterDisposeScope());
     }
 
     /// <summary>The pixels of <paramref name="box"/> ([x0, y0, x1, y1]) of an image.</summary>

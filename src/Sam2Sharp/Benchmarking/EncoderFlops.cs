@@ -9,12 +9,21 @@ namespace Sam2Sharp.Benchmarking;
 /// </summary>
 public static class EncoderFlops
 {
+    /// <summary>The whole encoder: patch embedding, every stage, the neck.</summary>
     public static double Count(Sam2Config config)
+    {
+        var b = Breakdown(config);
+        return b.PatchEmbed + b.Stages.Sum() + b.Neck;
+    }
+
+    /// <summary>Per part: the patch embedding, each stage's blocks (stage 1 first), the neck's lateral convolutions.</summary>
+    public static (double PatchEmbed, double[] Stages, double Neck) Breakdown(Sam2Config config)
     {
         var t = config.ImageEncoder.Trunk;
         int s = config.ImageSize;
         double tokens = Math.Pow(Math.Ceiling(s / 4.0), 2);
-        double flops = 2 * tokens * 3 * 49 * t.EmbedDim; // patch embedding, 7×7 conv, stride 4
+        double patchEmbed = 2 * tokens * 3 * 49 * t.EmbedDim; // patch embedding, 7×7 conv, stride 4
+        var stageFlops = new double[t.Stages.Length];
         var stageEnds = new List<int>();
         for (int i = 0, acc = 0; i < t.Stages.Length; i++) { acc += t.Stages[i]; stageEnds.Add(acc - 1); }
         var qPoolBlocks = stageEnds.Take(stageEnds.Count - 1).Select(x => x + 1).Take(t.QPool).ToHashSet();
@@ -29,6 +38,7 @@ public static class EncoderFlops
             if (t.GlobalAttBlocks.Contains(i)) window = 0;
             if (stageEnds.Contains(i - 1)) { dimOut = (int)(t.EmbedDim * Math.Pow(t.DimMul, stage)); stage++; }
             bool pool = qPoolBlocks.Contains(i);
+            double flops = 0;
             double tokensOut = pool ? tokens / (t.QStride[0] * t.QStride[1]) : tokens;
             double keysPerQuery = window > 0 ? (double)window * window : tokens;
             flops += 2 * tokens * dim * 3 * dimOut;                 // qkv
@@ -36,14 +46,16 @@ public static class EncoderFlops
             flops += 2 * tokensOut * dimOut * dimOut;               // attention output projection
             if (dim != dimOut) flops += 2 * tokens * dim * dimOut;  // shortcut projection
             flops += 2 * 2 * tokensOut * dimOut * 4 * dimOut;       // MLP, ratio 4
+            stageFlops[stage - 1] += flops;
             tokens = tokensOut;
             dim = dimOut;
             if (stageEnds.Contains(i)) levelTokens.Add(tokens);
         }
         var neck = config.ImageEncoder.Neck;
         // FPN lateral 1×1 convolutions, from the lowest resolution level up.
+        double neckFlops = 0;
         for (int l = 0; l < neck.BackboneChannelList.Length && l < levelTokens.Count; l++)
-            flops += 2 * levelTokens[levelTokens.Count - 1 - l] * neck.BackboneChannelList[l] * neck.DModel;
-        return flops;
+            neckFlops += 2 * levelTokens[levelTokens.Count - 1 - l] * neck.BackboneChannelList[l] * neck.DModel;
+        return (patchEmbed, stageFlops, neckFlops);
     }
 }

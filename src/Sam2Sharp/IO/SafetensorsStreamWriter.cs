@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Text.Json;
 using static TorchSharp.torch;
 
 namespace Sam2Sharp.IO;
@@ -27,32 +26,8 @@ public sealed class SafetensorsStreamWriter(string scratchPath) : IDisposable
     /// <summary>Writes the complete file to <paramref name="path"/>.</summary>
     public void Finish(string path)
     {
-        using var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms))
-        {
-            w.WriteStartObject();
-            foreach (var (name, shape, begin, end) in entries)
-            {
-                w.WriteStartObject(name);
-                w.WriteString("dtype", "F32");
-                w.WriteStartArray("shape");
-                foreach (var s in shape) w.WriteNumberValue(s);
-                w.WriteEndArray();
-                w.WriteStartArray("data_offsets");
-                w.WriteNumberValue(begin);
-                w.WriteNumberValue(end);
-                w.WriteEndArray();
-                w.WriteEndObject();
-            }
-            w.WriteEndObject();
-        }
-        // The format pads the header with spaces so the data starts 8-byte aligned.
-        int pad = (int)((8 - ms.Length % 8) % 8);
-        for (int i = 0; i < pad; i++) ms.WriteByte((byte)' ');
         using var f = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None);
-        f.Write(BitConverter.GetBytes((ulong)ms.Length)); // little-endian on every .NET platform we run on
-        ms.Position = 0;
-        ms.CopyTo(f);
+        SafetensorsFormat.WriteHeader(f, entries);
         data.Flush();
         data.Position = 0;
         data.CopyTo(f);

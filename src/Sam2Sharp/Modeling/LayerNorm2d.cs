@@ -25,9 +25,14 @@ public sealed class LayerNorm2d : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
+        // Statistics in float32 also when the model computes in bfloat16.
+        var dtype = x.dtype;
+        x = x.to_type(ScalarType.Float32);
         var u = x.mean(new long[] { 1 }, keepdim: true);
         var s = (x - u).pow(2).mean(new long[] { 1 }, keepdim: true);
         var y = (x - u) / (s + eps).sqrt();
-        return (weight[.., TensorIndex.None, TensorIndex.None] * y + bias[.., TensorIndex.None, TensorIndex.None]).MoveToOuterDisposeScope();
+        var w = weight.to_type(ScalarType.Float32)[.., TensorIndex.None, TensorIndex.None];
+        var b = bias.to_type(ScalarType.Float32)[.., TensorIndex.None, TensorIndex.None];
+        return (w * y + b).to_type(dtype).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using Sam2Sharp.Benchmarking;
 using Sam2Sharp.Modeling.Sam;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -39,6 +40,9 @@ public sealed class MemoryAttention : nn.Module<Tensor, Tensor, Tensor?, Tensor?
     }
 
     public int DModel { get; }
+
+    static readonly string[] LayerSections = Enumerable.Range(0, 8).Select(i => $"memory_attention.layer{i}").ToArray();
+    static string LayerSection(int i) => i < LayerSections.Length ? LayerSections[i] : $"memory_attention.layer{i}";
     public int NumLayers => layers.Count;
 
     private static List<MemoryAttentionLayer> Clones(Func<MemoryAttentionLayer> factory, int n)
@@ -79,10 +83,12 @@ public sealed class MemoryAttention : nn.Module<Tensor, Tensor, Tensor?, Tensor?
             memoryPos = memoryPos?.transpose(0, 1);
         }
 
-        foreach (var layer in layers)
+        for (int i = 0; i < layers.Count; i++)
         {
+            var layer = layers[i];
             int exclude = layer.CrossAttention is RoPEAttention ? numObjPtrTokens : 0;
-            output = layer.forward(output, memory, memoryPos, currPos, exclude);
+            using (Profiler.Time(LayerSection(i)))
+                output = layer.forward(output, memory, memoryPos, currPos, exclude);
         }
         var normed = norm.forward(output);
         if (batchFirst) normed = normed.transpose(0, 1);

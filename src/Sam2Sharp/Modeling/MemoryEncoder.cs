@@ -1,3 +1,4 @@
+using Sam2Sharp.Benchmarking;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -38,6 +39,7 @@ public sealed class MemoryEncoder : nn.Module<Tensor, Tensor, bool, MemoryEncode
     public override MemoryEncoderOutput forward(Tensor pixFeat, Tensor masks, bool skipMaskSigmoid)
     {
         using var scope = NewDisposeScope();
+        using var section = Profiler.Time("memory_encoder");
         // The sigmoid keeps predicted masks close to the binary ground-truth masks seen in training.
         if (!skipMaskSigmoid) masks = masks.sigmoid();
         masks = mask_downsampler.forward(masks);

@@ -6,7 +6,7 @@ namespace Sam2Sharp.Modeling;
 /// <summary>
 /// Sine/cosine position encoding of a feature map's grid (DETR style), normalised to [0, scale].
 /// Returns B×numPosFeats×H×W: the first half encodes rows (y), the second half columns (x).
-/// Computed on every call (no cache); it has no parameters and needs no gradient.
+/// It has no parameters: each grid size is computed once and kept (1×F×H×W, float32) for later calls.
 /// </summary>
 public sealed class PositionEmbeddingSine : nn.Module<Tensor, Tensor>
 {
@@ -16,6 +16,9 @@ public sealed class PositionEmbeddingSine : nn.Module<Tensor, Tensor>
     private readonly double scale;
 
     public int NumPosFeats => 2 * halfFeats;
+
+    // Not Tensor fields, so that the kept grids never become buffers of the state dict.
+    private readonly Dictionary<(long H, long W, string Device), Tensor> grids = new();
 
     /// <param name="warmupCache">Accepted for config compatibility; the reference only warms a CUDA cache.</param>
     /// <param name="imageSize">Accepted for config compatibility (cache warm-up only).</param>
@@ -51,10 +54,21 @@ public sealed class PositionEmbeddingSine : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
+        long b = x.shape[0], h = x.shape[^2], w = x.shape[^1];
+        Tensor grid;
+        lock (grids)
+        {
+            var key = (h, w, x.device.ToString());
+            if (!grids.TryGetValue(key, out grid!)) grids[key] = grid = Grid(h, w, x.device).DetachFromDisposeScope();
+        }
+        // A new handle on the kept grid (or a copy per batch element), owned by the caller's scope.
+        return b > 1 ? grid.repeat(b, 1, 1, 1) : grid.alias();
+    }
+
+    private Tensor Grid(long h, long w, Device device)
+    {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        long b = x.shape[0], h = x.shape[^2], w = x.shape[^1];
-        var device = x.device;
         // Row and column coordinates are separable: encode each 1-D axis once, then broadcast.
         var yEmbed = arange(1, h + 1, dtype: float32, device: device);
         var xEmbed = arange(1, w + 1, dtype: float32, device: device);
@@ -73,8 +87,13 @@ public sealed class PositionEmbeddingSine : nn.Module<Tensor, Tensor>
             posY.t()[.., .., TensorIndex.None].expand(f, h, w),
             posX.t()[.., TensorIndex.None, ..].expand(f, h, w),
         }, 0).unsqueeze(0);
-        if (b > 1) pos = pos.repeat(b, 1, 1, 1);
         return pos.MoveToOuterDisposeScope();
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) lock (grids) { foreach (var t in grids.Values) t.Dispose(); grids.Clear(); }
+        base.Dispose(disposing);
     }
 
     /// <summary>Encodes normalised 1-D coordinates x, y (N each) → (posX, posY), N×numPosFeats/2 each.</summary>

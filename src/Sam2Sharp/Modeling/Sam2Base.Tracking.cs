@@ -1,3 +1,4 @@
+using Sam2Sharp.Benchmarking;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -72,7 +73,10 @@ public partial class Sam2Base
             memoryPos.Add(no_mem_pos_enc.expand(1, b, MemDim));
         }
 
-        var fused = memory_attention.forward(currentVisionFeat, cat(memory, 0), currentVisionPosEmbed, cat(memoryPos, 0), numObjPtrTokens);
+        var dt = ComputeType;
+        using var section = Profiler.Time("memory_attention");
+        var fused = memory_attention.forward(currentVisionFeat.to_type(dt), cat(memory, 0).to_type(dt), currentVisionPosEmbed.to_type(dt),
+            cat(memoryPos, 0).to_type(dt), numObjPtrTokens).to_type(float32);
         return TokensToMap(fused, featSize).MoveToOuterDisposeScope();
     }
 
@@ -88,8 +92,8 @@ public partial class Sam2Base
         var maskForMem = binarize && !training ? (predMasksHighRes > 0).to_type(float32) : predMasksHighRes.sigmoid();
         if (Config.SigmoidScaleForMemEnc != 1.0) maskForMem = maskForMem * Config.SigmoidScaleForMemEnc;
         if (Config.SigmoidBiasForMemEnc != 0.0) maskForMem = maskForMem + Config.SigmoidBiasForMemEnc;
-        var m = memory_encoder.forward(pixFeat, maskForMem, skipMaskSigmoid: true);
-        var features = m.VisionFeatures;
+        var m = memory_encoder.forward(pixFeat.to_type(ComputeType), maskForMem.to_type(ComputeType), skipMaskSigmoid: true);
+        var features = m.VisionFeatures.to_type(float32);
         if (no_obj_embed_spatial is not null)
         {
             var appearing = (objectScoreLogits > 0).to_type(float32);
@@ -97,8 +101,8 @@ public partial class Sam2Base
                 * no_obj_embed_spatial[.., .., TensorIndex.None, TensorIndex.None].expand(features.shape);
         }
         features.MoveToOuterDisposeScope();
-        foreach (var p in m.VisionPosEnc) p.MoveToOuterDisposeScope();
-        return (features, m.VisionPosEnc);
+        var posEnc = m.VisionPosEnc.Select(p => p.to_type(float32).MoveToOuterDisposeScope()).ToList();
+        return (features, posEnc);
     }
 
     /// <summary>

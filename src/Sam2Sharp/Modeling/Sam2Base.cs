@@ -1,3 +1,4 @@
+using Sam2Sharp.Benchmarking;
 using Sam2Sharp.Config;
 using Sam2Sharp.Modeling.Backbones;
 using Sam2Sharp.Modeling.Sam;
@@ -97,8 +98,10 @@ public partial class Sam2Base : nn.Module
     /// <summary>The image encoder on a batch, with the decoder's conv_s0/conv_s1 applied to the high-res levels.</summary>
     public BackboneOutput ForwardImage(Tensor imgBatch)
     {
-        var o = image_encoder.forward(imgBatch);
+        using var section = Profiler.Time("encoder");
+        var o = ToFloat32(image_encoder.forward(imgBatch.to_type(ComputeType)));
         if (!Config.UseHighResFeaturesInSam) return o;
+        using var convs = Profiler.Time("encoder.conv_s0_s1");
         var fpn = o.BackboneFpn.ToList();
         fpn[0] = sam_mask_decoder.ConvS0(fpn[0]);
         fpn[1] = sam_mask_decoder.ConvS1(fpn[1]);
@@ -129,6 +132,7 @@ public partial class Sam2Base : nn.Module
         IReadOnlyList<Tensor>? highResFeatures = null, bool multimaskOutput = false)
     {
         using var scope = NewDisposeScope();
+        using var section = Profiler.Time("decoder");
         long b = backboneFeatures.shape[0];
         var device = backboneFeatures.device;
         Tensor coords, labels;
@@ -155,7 +159,9 @@ public partial class Sam2Base : nn.Module
             lowResMultimasks = where(isObjAppearing[.., TensorIndex.None, TensorIndex.None], lowResMultimasks, tensor(NoObjScore, device: device));
         }
         lowResMultimasks = lowResMultimasks.to_type(float32);
-        var highResMultimasks = F.interpolate(lowResMultimasks, new long[] { ImageSize, ImageSize }, mode: InterpolationMode.Bilinear, align_corners: false);
+        Tensor highResMultimasks;
+        using (Profiler.Time("mask_upscaling"))
+            highResMultimasks = F.interpolate(lowResMultimasks, new long[] { ImageSize, ImageSize }, mode: InterpolationMode.Bilinear, align_corners: false);
 
         var samOutputToken = dec.SamTokensOut[.., 0];
         Tensor lowResMasks = lowResMultimasks, highResMasks = highResMultimasks;

@@ -1,3 +1,4 @@
+using Sam2Sharp.Benchmarking;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.PyBridge;
@@ -106,18 +107,26 @@ public sealed class Hiera : nn.Module<Tensor, IReadOnlyList<Tensor>>
         return pe.permute(0, 2, 3, 1).MoveToOuterDisposeScope();
     }
 
+    static readonly string[] StageSections = Enumerable.Range(1, 8).Select(i => $"encoder.stage{i}").ToArray();
+    static string StageSection(int stage) => stage <= StageSections.Length ? StageSections[stage - 1] : $"encoder.stage{stage}";
+
     public override IReadOnlyList<Tensor> forward(Tensor x)
     {
         using var scope = NewDisposeScope();
+        var stem = Profiler.Time("encoder.patch_embed");
         var patches = patch_embed.forward(x); // B×H×W×C
         x = patches + GetPosEmbed(patches.shape[1], patches.shape[2]);
         patches.Dispose();
+        stem.Dispose();
 
         var outputs = new List<Tensor>();
         int last = stageEnds[^1];
-        for (int i = 0; i < blocks.Count; i++)
+        for (int i = 0, stage = 1; i < blocks.Count; i++)
         {
-            var y = blocks[i].forward(x);
+            Tensor y;
+            using (Profiler.Time(StageSection(stage)))
+                y = blocks[i].forward(x);
+            if (stageEnds.Contains(i)) stage++;
             x.Dispose(); // free each block's input early; a returned view keeps its storage alive
             x = y;
             if (i == last || (returnIntermLayers && stageEnds.Contains(i)))

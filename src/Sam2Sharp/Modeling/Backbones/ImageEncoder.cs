@@ -1,3 +1,4 @@
+using Sam2Sharp.Benchmarking;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -41,7 +42,9 @@ public sealed class ImageEncoder : nn.Module<Tensor, BackboneOutput>
     public override BackboneOutput forward(Tensor sample)
     {
         using var scope = NewDisposeScope();
-        var (features, pos) = neck.forward(trunk.forward(sample));
+        var levels = trunk.forward(sample);
+        IReadOnlyList<Tensor> features, pos;
+        using (Profiler.Time("encoder.neck")) (features, pos) = neck.forward(levels);
         int keep = features.Count - Scalp;
         var f = features.Take(keep).Select(t => t.MoveToOuterDisposeScope()).ToArray();
         var p = pos.Take(keep).Select(t => t.MoveToOuterDisposeScope()).ToArray();

@@ -1,3 +1,4 @@
+using Sam2Sharp.Benchmarking;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -172,7 +173,10 @@ public sealed class MaskDecoder : nn.Module
         var posSrc = imagePe.repeat_interleave(nTok, dim: 0);
         long b = src.shape[0], c = src.shape[1], h = src.shape[2], w = src.shape[3];
 
+        var transformerSection = Profiler.Time("decoder.transformer");
         var (hs, srcOut) = transformer.forward(src, posSrc, tokens);
+        transformerSection.Dispose();
+        using var headsSection = Profiler.Time("decoder.upscaling_and_heads");
         var iouTokenOut = hs[.., s, ..];
         var maskTokensOut = hs[.., (s + 1)..(s + 1 + NumMaskTokens), ..];
 
