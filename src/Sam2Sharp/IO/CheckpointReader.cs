@@ -43,18 +43,21 @@ public sealed class CheckpointReader : IDisposable
 
     /// <summary>Opens a checkpoint file.</summary>
     /// <exception cref="Sam2Exception">the file is missing, a folder, not a checkpoint, or declares something refused.</exception>
-    public static CheckpointReader Open(string path) => new(InputFiles.OpenRegular(path, "checkpoint"), path, false);
+    /// <param name="kind">What the file is to the caller, for messages ("checkpoint", "mask input", …).</param>
+    public static CheckpointReader Open(string path, string kind = "checkpoint") => new(InputFiles.OpenRegular(path, kind), path, false, kind);
 
     /// <summary>Opens a checkpoint from a seekable stream; <paramref name="name"/> names it in messages.</summary>
     public static CheckpointReader Open(Stream stream, string name, bool leaveOpen = false)
     {
         if (!stream.CanSeek || !stream.CanRead) throw new Sam2Exception($"checkpoint {name}: the stream must be readable and seekable");
-        return new CheckpointReader(stream, name, leaveOpen);
+        return new CheckpointReader(stream, name, leaveOpen, "checkpoint");
     }
 
-    CheckpointReader(Stream stream, string name, bool leaveOpen)
+    readonly string kind;
+
+    CheckpointReader(Stream stream, string name, bool leaveOpen, string kind)
     {
-        this.stream = stream; this.leaveOpen = leaveOpen; Name = name;
+        this.stream = stream; this.leaveOpen = leaveOpen; Name = name; this.kind = kind;
         try
         {
             var head = new byte[9];
@@ -85,7 +88,7 @@ public sealed class CheckpointReader : IDisposable
         catch { Dispose(); throw; }
     }
 
-    Sam2Exception Error(string what, Exception? inner = null) => new($"checkpoint {Name} {what}", inner);
+    Sam2Exception Error(string what, Exception? inner = null) => new($"{kind} {Name} {what}", inner);
 
     ZipArchive OpenTorchZip(Dictionary<string, TensorInfo> tensors)
     {
@@ -96,7 +99,7 @@ public sealed class CheckpointReader : IDisposable
         if (pkl.Length > MaxPickleBytes) throw Error($"has a {pkl.Length >> 20} MB data.pkl (at most {MaxPickleBytes >> 20} MB)");
         byte[] bytes;
         using (var s = pkl.Open()) bytes = InputFiles.ReadCapped(s, MaxPickleBytes, $"checkpoint {Name} data.pkl");
-        var top = TorchPickle.Load(bytes, $"checkpoint {Name}");
+        var top = TorchPickle.Load(bytes, $"{kind} {Name}");
         var sd = StateDict(top);
         var entries = archive.Entries.ToDictionary(e => e.FullName, StringComparer.Ordinal);
         foreach (var (key, value) in sd)
@@ -207,7 +210,7 @@ public sealed class CheckpointReader : IDisposable
     /// <summary>Reads one tensor (CPU, its stored dtype). Floating tensors with NaN or infinite values are refused by name.</summary>
     public Tensor Read(string key)
     {
-        if (!readers.TryGetValue(key, out var read)) throw new Sam2Exception($"checkpoint {Name} has no tensor '{key}'");
+        if (!readers.TryGetValue(key, out var read)) throw Error($"has no tensor '{key}'");
         var info = Tensors[key];
         byte[] bytes;
         try { bytes = read(); }
