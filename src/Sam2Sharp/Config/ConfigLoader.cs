@@ -116,6 +116,8 @@ public static class ConfigLoader
             }
         }
         catch (YamlException e) { throw new Sam2Exception($"config {name}: invalid YAML at line {e.Start.Line}: {FirstLine(e.Message)}"); }
+        // YamlDotNet's scanner throws this on some malformed plain scalars (found by fuzzing).
+        catch (InvalidOperationException e) { throw new Sam2Exception($"config {name}: invalid YAML ({FirstLine(e.Message)})"); }
         return events;
     }
 

@@ -80,7 +80,8 @@ public sealed class CheckpointReader : IDisposable
             if (total > MaxTotalBytes) throw Error($"declares {total >> 20} MB of tensors (at most {MaxTotalBytes >> 20} MB)");
             Tensors = tensors;
         }
-        catch (Exception e) when (e is InvalidDataException or IOException or JsonException or NotSupportedException)
+        // InvalidOperationException: System.Text.Json on a header string that is not UTF-8 (found by fuzzing).
+        catch (Exception e) when (e is InvalidDataException or IOException or JsonException or NotSupportedException or InvalidOperationException or FormatException)
         {
             Dispose();
             throw Error($"is damaged or not a checkpoint ({e.Message.Split('\n')[0]})", e);
@@ -101,14 +102,15 @@ public sealed class CheckpointReader : IDisposable
         using (var s = pkl.Open()) bytes = InputFiles.ReadCapped(s, MaxPickleBytes, $"checkpoint {Name} data.pkl");
         var top = TorchPickle.Load(bytes, $"{kind} {Name}");
         var sd = StateDict(top);
-        var entries = archive.Entries.ToDictionary(e => e.FullName, StringComparer.Ordinal);
+        var entries = new Dictionary<string, ZipArchiveEntry>(StringComparer.Ordinal);
+        foreach (var e in archive.Entries)
+            if (!entries.TryAdd(e.FullName, e)) throw Error($"has two archive entries named {e.FullName}");
         foreach (var (key, value) in sd)
         {
             if (value is not TensorRef t) throw Error($"entry '{key}' is {Describe(value)}, not a tensor");
             var info = new TensorInfo(t.Storage.DType, t.Shape);
             Check(key, info);
-            long extent = t.Offset + 1 + t.Shape.Zip(t.Stride, (s, st) => (s - 1) * st).Sum();
-            if (info.Numel > 0 && (extent > t.Storage.Numel || t.Storage.Numel > MaxTensorElements))
+            if (info.Numel > 0 && (!FitsStorage(t) || t.Storage.Numel > MaxTensorElements))
                 throw Error($"tensor '{key}' reaches past its storage ({t.Storage.Numel} elements)");
             if (!entries.TryGetValue($"{prefix}data/{t.Storage.Key}", out var entry))
                 throw Error($"tensor '{key}' has no data in the archive ({prefix}data/{t.Storage.Key})");
@@ -119,6 +121,19 @@ public sealed class CheckpointReader : IDisposable
             views[key] = storage => storage.as_strided(t.Shape, t.Stride, t.Offset);
         }
         return archive;
+    }
+
+    /// <summary>The last element the view reaches lies inside the storage (checked: a huge stride must not wrap around).</summary>
+    static bool FitsStorage(TensorRef t)
+    {
+        try
+        {
+            if (t.Offset < 0) return false;
+            long extent = checked(t.Offset + 1);
+            for (int i = 0; i < t.Shape.Length; i++) extent = checked(extent + checked((t.Shape[i] - 1) * t.Stride[i]));
+            return extent <= t.Storage.Numel;
+        }
+        catch (OverflowException) { return false; }
     }
 
     Dictionary<string, object?> StateDict(object? top)
