@@ -97,12 +97,13 @@ public sealed class HostileInputTests : IDisposable
         ImageFails("nested deeper than 32 levels", config: cfg);
         var map = WriteText("deepmap.yaml", "model: " + string.Concat(Enumerable.Repeat("{a: ", 40000)) + "1" + new string('}', 40000) + "\n");
         ImageFails("nested deeper than 32 levels", config: map);
+        Assert.Contains("nested deeper than 32 levels", Assert.Throws<Sam2Exception>(() => Training.TrainRunConfig.Load(cfg)).Message);
     }
 
     [Fact]
     public void OversizedConfigAndNonRegularConfigAreRefused()
     {
-        var big = WriteText("big.yaml", "# " + new string('x', ConfigLoader.MaxBytes + 10) + "\n");
+        var big = WriteText("big.yaml", "# " + new string('x', YamlInput.MaxBytes + 10) + "\n");
         ImageFails("larger than 1 MB", config: big);
         ImageFails("is a folder, not a file", config: dir);
         var fifo = Path.Combine(dir, "fifo.yaml");

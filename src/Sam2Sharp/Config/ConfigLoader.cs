@@ -15,12 +15,6 @@ namespace Sam2Sharp.Config;
 /// </summary>
 public static class ConfigLoader
 {
-    /// <summary>Config files are a few kilobytes; anything past this is not one.</summary>
-    public const int MaxBytes = 1 << 20;
-
-    /// <summary>Deeper nesting than any config has; YamlDotNet recurses per level, so it is refused before.</summary>
-    public const int MaxDepth = 32;
-
     // The class each section's `_target_` may name (the reference's module paths end in these),
     // which is also the list of sections a model config must have.
     static readonly Dictionary<string, string[]> Targets = new()
@@ -74,7 +68,7 @@ public static class ConfigLoader
         return BuiltinConfigs.Get(nameOrPath);
     }
 
-    /// <summary>Reads a YAML config file (at most <see cref="MaxBytes"/>).</summary>
+    /// <summary>Reads a YAML config file (at most <see cref="YamlInput.MaxBytes"/>).</summary>
     public static Sam2Config LoadYaml(string path)
     {
         using var stream = InputFiles.OpenRegular(path, "config");
@@ -84,8 +78,7 @@ public static class ConfigLoader
     /// <summary>Reads a YAML config from a stream; <paramref name="name"/> names it in messages.</summary>
     public static Sam2Config LoadYaml(Stream stream, string name)
     {
-        var text = InputFiles.ReadText(stream, MaxBytes, $"config {name}");
-        var events = ReadEvents(text, name);
+        var events = YamlInput.ReadEvents(stream, $"config {name}");
         var model = new ModelEvents(events, name);
         Sam2Config cfg;
         try { cfg = Deserializer.Deserialize<Sam2Config>(model) ?? throw new Sam2Exception($"config {name}: 'model' is empty"); }
@@ -95,30 +88,6 @@ public static class ConfigLoader
         cfg = cfg with { Name = name };
         ConfigValidation.Validate(cfg);
         return cfg;
-    }
-
-    /// <summary>All parser events, with the nesting depth bounded before anything recursive sees them.</summary>
-    static List<ParsingEvent> ReadEvents(string text, string name)
-    {
-        var events = new List<ParsingEvent>();
-        int depth = 0;
-        try
-        {
-            var parser = new Parser(new StringReader(text));
-            while (parser.MoveNext())
-            {
-                var e = parser.Current!;
-                if (e is AnchorAlias) throw new Sam2Exception($"config {name}: YAML aliases are not supported (line {e.Start.Line})");
-                if (e is MappingStart or SequenceStart && ++depth > MaxDepth)
-                    throw new Sam2Exception($"config {name}: nested deeper than {MaxDepth} levels at line {e.Start.Line}");
-                if (e is MappingEnd or SequenceEnd) depth--;
-                events.Add(e);
-            }
-        }
-        catch (YamlException e) { throw new Sam2Exception($"config {name}: invalid YAML at line {e.Start.Line}: {FirstLine(e.Message)}"); }
-        // YamlDotNet's scanner throws this on some malformed plain scalars (found by fuzzing).
-        catch (InvalidOperationException e) { throw new Sam2Exception($"config {name}: invalid YAML ({FirstLine(e.Message)})"); }
-        return events;
     }
 
     static string FirstLine(string s) => s.Split('\n')[0].Trim();
