@@ -15,6 +15,7 @@ root.Subcommands.Add(TrainCommand.Create(TrainCommand.OpenVosDataset));
 root.Subcommands.Add(SynthCommand.Create());
 root.Subcommands.Add(AmgCommand.Create());
 root.Subcommands.Add(PlotLossCommand.Create());
+root.Subcommands.Add(ModelsCommand.Create());
 
 var verbose = new Option<bool>("--verbose") { Description = "On an internal error, print the full exception", Recursive = true };
 root.Options.Add(verbose);
