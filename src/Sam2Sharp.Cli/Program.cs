@@ -3,7 +3,7 @@ using Sam2Sharp.Cli.Commands;
 
 var root = new RootCommand("sam2: Segment Anything 2 for .NET");
 // One line per command; each lives in Commands/<Name>Command.cs with a static Create(),
-// and runs its action through Cli.Run so that user errors end as one line and exit 1.
+// and runs its action through Cli.Run: user and IO errors end as one line and exit 1, anything else exit 2.
 root.Subcommands.Add(ImageCommand.Create());
 root.Subcommands.Add(EmbedCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
@@ -18,4 +18,8 @@ root.Subcommands.Add(AmgCommand.Create());
 root.Subcommands.Add(PlotLossCommand.Create());
 root.Subcommands.Add(ModelsCommand.Create());
 
-return root.Parse(args).Invoke();
+var verbose = new Option<bool>("--verbose") { Description = "On an internal error, print the full exception", Recursive = true };
+root.Options.Add(verbose);
+var parsed = root.Parse(args);
+Cli.Verbose = parsed.GetValue(verbose);
+return parsed.Invoke();

@@ -1,5 +1,7 @@
 using System.Collections;
+using System.Globalization;
 using Sam2Sharp.Config;
+using Sam2Sharp.IO;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
@@ -12,30 +14,26 @@ namespace Sam2Sharp;
 /// </summary>
 public static class Checkpoint
 {
-    /// <summary>The state dict of an official checkpoint (<c>torch.save({"model": state_dict})</c>) or of a bare state dict.</summary>
+    /// <summary>Reads every tensor of a checkpoint file (torch.save zip or safetensors), within the reader's caps.</summary>
+    /// <exception cref="Sam2Exception">not a checkpoint, a refused declaration or a non-finite tensor, named.</exception>
     public static Dictionary<string, Tensor> ReadStateDict(string path)
     {
-        if (!File.Exists(path)) throw new Sam2Exception($"checkpoint not found: {path}");
-        Hashtable top;
-        try
-        {
-            using var fs = File.OpenRead(path);
-            top = PyTorchUnpickler.UnpickleStateDict(fs);
-        }
-        catch (Exception e) when (e is not Sam2Exception)
-        {
-            throw new Sam2Exception($"checkpoint {path} is not a readable PyTorch file ({e.GetType().Name}: {FirstLine(e.Message)})", e);
-        }
-        // The official layout nests the state dict under "model"; a bare state dict is accepted too.
-        IDictionary sd = top["model"] as IDictionary ?? top;
+        using var reader = CheckpointReader.Open(path);
+        return ReadAll(reader);
+    }
+
+    /// <summary>Reads every tensor of a checkpoint from a seekable stream.</summary>
+    public static Dictionary<string, Tensor> ReadStateDict(Stream stream, string name)
+    {
+        using var reader = CheckpointReader.Open(stream, name, leaveOpen: true);
+        return ReadAll(reader);
+    }
+
+    static Dictionary<string, Tensor> ReadAll(CheckpointReader reader)
+    {
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (DictionaryEntry e in sd)
-        {
-            if (e.Key is not string k || e.Value is not Tensor t)
-                throw new Sam2Exception($"checkpoint {path}: entry '{e.Key}' is not a tensor (expected {{\"model\": state_dict}})");
-            result[k] = t;
-        }
-        if (result.Count == 0) throw new Sam2Exception($"checkpoint {path} holds no tensors");
+        try { foreach (var k in reader.Tensors.Keys) result[k] = reader.Read(k); }
+        catch { foreach (var t in result.Values) t.Dispose(); throw; }
         return result;
     }
 
@@ -58,12 +56,34 @@ public static class Checkpoint
     /// <summary>Copies a state dict into a module; missing, unexpected or wrongly shaped keys are refused by name.</summary>
     public static void LoadInto(nn.Module module, IReadOnlyDictionary<string, Tensor> sd, string source)
     {
+        CheckFits(module, sd.ToDictionary(kv => kv.Key, kv => kv.Value.shape), source);
+        using var _ = no_grad();
+        foreach (var (k, t) in module.state_dict()) t.copy_(sd[k].to_type(t.dtype));
+    }
+
+    /// <summary>
+    /// Loads a checkpoint into a module: every declared shape is checked against the module first, so a
+    /// tensor that does not belong to this model is refused before its data is read; then one tensor at a time.
+    /// </summary>
+    public static void LoadInto(nn.Module module, CheckpointReader reader)
+    {
+        CheckFits(module, reader.Tensors.ToDictionary(kv => kv.Key, kv => kv.Value.Shape), reader.Name);
+        using var _ = no_grad();
+        foreach (var (k, t) in module.state_dict())
+        {
+            using var src = reader.Read(k);
+            t.copy_(src.to_type(t.dtype));
+        }
+    }
+
+    static void CheckFits(nn.Module module, Dictionary<string, long[]> shapes, string source)
+    {
         var own = module.state_dict();
-        var missing = own.Keys.Where(k => !sd.ContainsKey(k)).ToList();
-        var unexpected = sd.Keys.Where(k => !own.ContainsKey(k)).ToList();
-        var wrong = own.Keys.Where(sd.ContainsKey)
-            .Where(k => !own[k].shape.SequenceEqual(sd[k].shape))
-            .Select(k => $"{k} {Shape(sd[k])} (model has {Shape(own[k])})").ToList();
+        var missing = own.Keys.Where(k => !shapes.ContainsKey(k)).ToList();
+        var unexpected = shapes.Keys.Where(k => !own.ContainsKey(k)).ToList();
+        var wrong = own.Keys.Where(shapes.ContainsKey)
+            .Where(k => !own[k].shape.SequenceEqual(shapes[k]))
+            .Select(k => $"{k} {Shape(shapes[k])} (model has {Shape(own[k].shape)})").ToList();
         if (missing.Count + unexpected.Count + wrong.Count > 0)
         {
             var parts = new List<string>();
@@ -72,11 +92,9 @@ public static class Checkpoint
             if (wrong.Count > 0) parts.Add($"wrong shapes: {List(wrong)}");
             throw new Sam2Exception($"checkpoint {source} does not fit the config: {string.Join("; ", parts)}");
         }
-        using var _ = no_grad();
-        foreach (var (k, t) in own) t.copy_(sd[k].to_type(t.dtype));
     }
 
-    static string Shape(Tensor t) => "[" + string.Join(",", t.shape) + "]";
+    static string Shape(long[] shape) => "[" + string.Join(",", shape) + "]";
 
     static string List(List<string> items) =>
         string.Join(", ", items.Take(5)) + (items.Count > 5 ? $" and {items.Count - 5} more" : "");
@@ -85,14 +103,21 @@ public static class Checkpoint
     /// The built-in config that matches a state dict's keys and shapes (trunk width and depth,
     /// SAM 2.1 keys), for loading an official checkpoint without naming its config.
     /// </summary>
-    public static Sam2Config InferConfig(IReadOnlyDictionary<string, Tensor> sd, string source)
+    public static Sam2Config InferConfig(IReadOnlyDictionary<string, Tensor> sd, string source) =>
+        InferConfig(sd.ToDictionary(kv => kv.Key, kv => kv.Value.shape), source);
+
+    /// <summary>As above, from declared shapes only (no tensor data needed). Keys that do not parse are left to the strict load.</summary>
+    public static Sam2Config InferConfig(IReadOnlyDictionary<string, long[]> shapes, string source)
     {
-        if (!sd.TryGetValue("image_encoder.trunk.patch_embed.proj.weight", out var pe))
+        const string prefix = "image_encoder.trunk.blocks.";
+        if (!shapes.TryGetValue("image_encoder.trunk.patch_embed.proj.weight", out var pe) || pe.Length == 0)
             throw new Sam2Exception($"checkpoint {source}: no image_encoder.trunk.patch_embed.proj.weight, so it is not a SAM 2 model");
-        long embed = pe.shape[0];
-        int blocks = sd.Keys.Where(k => k.StartsWith("image_encoder.trunk.blocks.", StringComparison.Ordinal))
-            .Select(k => int.Parse(k.Split('.')[3])).DefaultIfEmpty(-1).Max() + 1;
-        string v = sd.ContainsKey("no_obj_embed_spatial") ? "sam2.1" : "sam2";
+        long embed = pe[0];
+        int blocks = shapes.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal))
+            .Select(k => k[prefix.Length..].Split('.')[0])
+            .Select(i => int.TryParse(i, NumberStyles.None, CultureInfo.InvariantCulture, out var b) && b < 10000 ? b : -1)
+            .DefaultIfEmpty(-1).Max() + 1;
+        string v = shapes.ContainsKey("no_obj_embed_spatial") ? "sam2.1" : "sam2";
         foreach (var size in new[] { "t", "s", "b+", "l" })
         {
             var c = BuiltinConfigs.Get($"{v}_hiera_{size}");

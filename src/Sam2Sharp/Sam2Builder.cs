@@ -1,4 +1,5 @@
 using Sam2Sharp.Config;
+using Sam2Sharp.IO;
 using Sam2Sharp.Modeling;
 using Sam2Sharp.Modeling.Backbones;
 using Sam2Sharp.Modeling.Sam;
@@ -17,17 +18,32 @@ public static class Sam2Builder
     /// </summary>
     public static Sam2Base Load(string? configNameOrPath, string? checkpointPath, Sam2ModelOptions? options = null)
     {
+        using var reader = checkpointPath is null ? null : CheckpointReader.Open(checkpointPath);
+        return Load(configNameOrPath, reader, options);
+    }
+
+    /// <summary>As above, with the checkpoint read from a seekable stream (torch.save zip or safetensors).</summary>
+    public static Sam2Base Load(string? configNameOrPath, Stream checkpoint, string checkpointName, Sam2ModelOptions? options = null)
+    {
+        using var reader = CheckpointReader.Open(checkpoint, checkpointName, leaveOpen: true);
+        return Load(configNameOrPath, reader, options);
+    }
+
+    static Sam2Base Load(string? configNameOrPath, CheckpointReader? checkpoint, Sam2ModelOptions? options)
+    {
         options ??= new Sam2ModelOptions();
-        Dictionary<string, Tensor>? sd = checkpointPath is null ? null : Checkpoint.ReadStateDict(checkpointPath);
+        // Only declarations are read before the model exists; data is read once every shape fits it.
         var config = configNameOrPath is not null ? ConfigLoader.Load(configNameOrPath)
-            : sd is not null ? Checkpoint.InferConfig(sd, checkpointPath!)
+            : checkpoint is not null ? Checkpoint.InferConfig(checkpoint.Tensors.ToDictionary(kv => kv.Key, kv => kv.Value.Shape), checkpoint.Name)
             : throw new Sam2Exception("give a config or a checkpoint");
-        var model = new Sam2Base(options.Apply(config), options);
-        if (sd is not null)
+        config = options.Apply(config);
+        ConfigValidation.Validate(config);
+        var model = new Sam2Base(config, options);
+        try
         {
-            Checkpoint.LoadInto(model, sd, checkpointPath!);
-            foreach (var t in sd.Values) t.Dispose();
+            if (checkpoint is not null) Checkpoint.LoadInto(model, checkpoint);
         }
+        catch { model.Dispose(); throw; }
         model.to(options.Device);
         model.eval();
         if (options.Precision == Sam2Precision.BFloat16) model.UseBFloat16();

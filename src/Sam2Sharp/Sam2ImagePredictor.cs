@@ -194,6 +194,10 @@ public sealed class Sam2ImagePredictor : IDisposable
             // A box is two points labelled 2 (top-left) and 3 (bottom-right), before any clicks.
             var boxCoords = boxes.reshape(-1, 2, 2);
             var boxLabels = tensor(new[] { 2, 3 }, ScalarType.Int32, boxes.device).reshape(1, 2).repeat(boxes.shape[0], 1);
+            // As in the reference, clicks join boxes prompt by prompt: one set of points per box.
+            if (points is { } pb && pb.Item1.shape[0] != boxCoords.shape[0])
+                throw new Sam2Exception($"{boxCoords.shape[0]} boxes with {pb.Item1.shape[0]} set(s) of points: points join boxes one set per box, "
+                    + "so give one box with points, boxes without points, or one set of points for each box");
             points = points is { } p
                 ? (cat(new[] { boxCoords, p.Item1 }, 1), cat(new[] { boxLabels, p.Item2 }, 1))
                 : (boxCoords, boxLabels);

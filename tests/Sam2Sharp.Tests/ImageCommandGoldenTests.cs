@@ -89,7 +89,7 @@ public class ImageCommandGoldenTests
                 Assert.DoesNotContain('\n', err.Trim());
                 return err;
             }
-            Assert.Contains("checkpoint not found", Error(Path.Combine(dir, "none.pt"), Path.Combine(folder, "config.yaml")));
+            Assert.Contains("checkpoint file not found", Error(Path.Combine(dir, "none.pt"), Path.Combine(folder, "config.yaml")));
             File.WriteAllText(Path.Combine(dir, "bad.pt"), "not a checkpoint");
             Assert.Contains("bad.pt", Error(Path.Combine(dir, "bad.pt"), Path.Combine(folder, "config.yaml")));
             Assert.Contains("does not fit the config", Error(Path.Combine(folder, "model.pt"), "sam2.1_hiera_t"));

@@ -2,18 +2,44 @@ using Sam2Sharp;
 
 namespace Sam2Sharp.Cli.Commands;
 
-/// <summary>What every command shares: running an action with user errors turned into one line and exit 1.</summary>
+/// <summary>
+/// What every command shares: running its action so that nothing but one line reaches the user. A user error
+/// (<see cref="Sam2Exception"/>) or a file-system error exits 1; anything else is a bug, reported as
+/// <c>error: internal error: …</c> with exit 2 (the stack trace only under <c>--verbose</c>).
+/// </summary>
 public static class Cli
 {
+    /// <summary>Exit code for a problem with what the user gave (a file, an option, a value).</summary>
+    public const int UserError = 1;
+
+    /// <summary>Exit code for an unexpected failure (a bug, or the machine running out of memory).</summary>
+    public const int InternalError = 2;
+
+    /// <summary>Print the full exception of an internal error (set from the root's <c>--verbose</c>).</summary>
+    public static bool Verbose { get; set; }
+
     public static int Run(Func<int> action)
     {
         try { return action(); }
         catch (Sam2Exception e)
         {
-            Console.Error.WriteLine($"error: {ToFlags(e.Message)}");
-            return 1;
+            Console.Error.WriteLine($"error: {ToFlags(FirstLine(e.Message))}");
+            return UserError;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"error: {FirstLine(e.Message)}");
+            return UserError;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"error: internal error: {e.GetType().Name}: {FirstLine(e.Message)}{(Verbose ? "" : " (run with --verbose for details)")}");
+            if (Verbose) Console.Error.WriteLine(e);
+            return InternalError;
         }
     }
+
+    static string FirstLine(string s) => s.Split('\n')[0].TrimEnd('\r');
 
     // The library's messages name its own settings; on the command line the flags that set them are clearer.
     static readonly (string Term, string Flag)[] Flags =

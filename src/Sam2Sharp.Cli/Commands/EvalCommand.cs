@@ -26,7 +26,7 @@ public static class EvalCommand
         };
         var strict = new Option<bool>("--strict", "-s")
         {
-            Description = "true|false: every ground-truth video must have a prediction folder and vice versa (default false: videos without predictions are skipped; a missing frame is an error either way)",
+            Description = "true|false: every ground-truth video must have a prediction folder and vice versa (default false: a video without a prediction folder, or whose prediction lacks a frame or object, is skipped and named in the output and the summary)",
             DefaultValueFactory = _ => false,
         };
         var workers = new Option<int>("--num-workers", "-n")
@@ -64,6 +64,9 @@ public static class EvalCommand
         return cmd;
     }
 
+    static string SkipList(VosBenchmarkPlan plan) =>
+        string.Join(", ", plan.SkippedVideos.Select(v => plan.SkipReasons.TryGetValue(v, out var why) ? $"{v} ({why})" : v));
+
     static int Execute(string gtRoot, string predRoot, VosBenchmarkOptions options, bool quiet)
     {
         var watch = Stopwatch.StartNew();
@@ -71,11 +74,11 @@ public static class EvalCommand
             Console.WriteLine(options.SkipFirstAndLast
                 ? "Skipping the first and the last frame of each video (standard for semi-supervised video object segmentation)."
                 : "NOT skipping the first and the last frame (not standard for semi-supervised video object segmentation).");
-        var plan = VosBenchmark.Plan(gtRoot, predRoot, options.Strict);
+        var plan = VosBenchmark.Plan(gtRoot, predRoot, options.Strict, options.SkipFirstAndLast);
         if (!quiet)
         {
             if (plan.SkippedVideos.Count > 0)
-                Console.WriteLine($"Skipping {plan.SkippedVideos.Count} videos without predictions: {string.Join(", ", plan.SkippedVideos.Select(v => plan.SkipReasons.TryGetValue(v, out var why) ? $"{v} ({why})" : v))}");
+                Console.WriteLine($"Skipping {plan.SkippedVideos.Count} videos without complete predictions: {SkipList(plan)}");
             Console.WriteLine($"In dataset {plan.GtRoot}, evaluating {plan.Videos.Count} videos: {string.Join(", ", plan.Videos)}");
         }
 
@@ -89,6 +92,9 @@ public static class EvalCommand
             Console.WriteLine($"Global score: J&F: {VosBenchmarkResult.FormatOneDecimal(result.GlobalJF)} J: {VosBenchmarkResult.FormatOneDecimal(result.GlobalJ)} F: {VosBenchmarkResult.FormatOneDecimal(result.GlobalF)}");
             Console.WriteLine($"Time taken: {watch.Elapsed.TotalSeconds:F2}s");
         }
+        // Even when quiet: a video left out of the score is always named.
+        if (plan.SkippedVideos.Count > 0)
+            Console.WriteLine($"Not in the score ({plan.SkippedVideos.Count} of {plan.SkippedVideos.Count + plan.Videos.Count} videos): {SkipList(plan)}");
         // Like the reference: results.csv in the prediction folder, replaced if present, and always say where.
         var csv = Path.Combine(plan.PredRoot, "results.csv");
         Console.WriteLine($"Saving the results to {csv}");

@@ -99,11 +99,9 @@ public static class ImageCommand
 
     static Tensor ReadMaskInput(string path)
     {
-        if (!File.Exists(path)) throw new Sam2Exception($"--mask-input file not found: {path}");
-        Dictionary<string, Tensor> d;
-        try { d = Safetensors.LoadStateDict(path); }
-        catch (Exception e) { throw new Sam2Exception($"--mask-input {path} is not a readable safetensors file ({e.Message.Split('\n')[0]})"); }
-        if (!d.TryGetValue("mask_input", out var m)) throw new Sam2Exception($"--mask-input {path} has no tensor named mask_input");
+        using var reader = IO.CheckpointReader.Open(path, "--mask-input");
+        if (!reader.Tensors.ContainsKey("mask_input")) throw new Sam2Exception($"--mask-input {path} has no tensor named mask_input");
+        var m = reader.Read("mask_input");
         if (m.dim() == 2) m = m.unsqueeze(0);
         if (m.dim() != 3 || m.shape[0] != 1) throw new Sam2Exception($"--mask-input {path}: mask_input is [{string.Join(",", m.shape)}], expected 1×H×W");
         return m.to_type(ScalarType.Float32);

@@ -42,7 +42,7 @@ public static class VosCommand
             // Paths are checked before the model is loaded.
             VosInference.CheckFolders(options);
             var videos = VosInference.VideoNames(options.BaseVideoDir, r.GetValue(videoList));
-            VosInference.CheckVideos(options.BaseVideoDir, videos);
+            VosInference.CheckVideos(options.BaseVideoDir, videos, options.InputMaskDir);
 
             using var sam = model.Load(r, new Sam2ModelOptions { ApplyPostprocessing = r.GetValue(post) });
             var predictor = new Sam2VideoPredictor(sam, VosInference.PredictorOptions(options.Layout));

@@ -111,7 +111,15 @@ public static class VosBenchmark
     /// skipped with that reason when not (see <see cref="Run(VosBenchmarkPlan, VosBenchmarkOptions?, IProgress{Sam2Progress}?, CancellationToken)"/>);
     /// it is never scored as an empty prediction.
     /// </summary>
-    public static VosBenchmarkPlan Plan(string gtRoot, string predRoot, bool strict)
+    /// <param name="skipFirstAndLast">When given (and not strict), videos whose prediction lacks a frame or object that would be read
+    /// are moved to the skipped list here, with the reason, so that the plan names every video left out before anything is scored.</param>
+    public static VosBenchmarkPlan Plan(string gtRoot, string predRoot, bool strict, bool? skipFirstAndLast = null)
+    {
+        var plan = PlanFolders(gtRoot, predRoot, strict);
+        return !strict && skipFirstAndLast is { } skip ? SkipIncomplete(plan, skip) : plan;
+    }
+
+    static VosBenchmarkPlan PlanFolders(string gtRoot, string predRoot, bool strict)
     {
         if (!Directory.Exists(gtRoot)) throw new Sam2Exception($"ground-truth folder not found: {gtRoot}");
         if (!Directory.Exists(predRoot)) throw new Sam2Exception($"prediction folder not found: {predRoot}");

@@ -49,8 +49,13 @@ public static class VosInference
     {
         if (videoListFile is not null)
         {
-            if (!File.Exists(videoListFile)) throw new Sam2Exception($"video list file not found: {videoListFile}");
-            return File.ReadAllLines(videoListFile).Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
+            using var f = IO.InputFiles.OpenRegular(videoListFile, "video list");
+            var lines = IO.InputFiles.ReadText(f, 16 << 20, $"video list {videoListFile}").Split('\n').Select(l => l.Trim()).ToList();
+            // A name is one folder inside the video, mask and output folders; "../x" or "a/b" would reach outside them.
+            for (int i = 0; i < lines.Count; i++)
+                if (lines[i].Length > 0 && (lines[i] is "." or ".." || lines[i].IndexOfAny(['/', '\\', '\0']) >= 0 || Path.IsPathRooted(lines[i])))
+                    throw new Sam2Exception($"video list {videoListFile} line {i + 1}: '{lines[i]}' is not a video folder name");
+            return lines.Where(l => l.Length > 0).ToList();
         }
         if (!Directory.Exists(baseVideoDir)) throw new Sam2Exception($"video folder not found: {baseVideoDir}");
         return Directory.GetDirectories(baseVideoDir).Select(Path.GetFileName).Cast<string>()
@@ -62,14 +67,23 @@ public static class VosInference
     {
         if (!Directory.Exists(o.BaseVideoDir)) throw new Sam2Exception($"video folder not found: {o.BaseVideoDir}");
         if (!Directory.Exists(o.InputMaskDir)) throw new Sam2Exception($"input mask folder not found: {o.InputMaskDir}");
+        for (var d = Path.GetFullPath(o.OutputMaskDir); !string.IsNullOrEmpty(d); d = Path.GetDirectoryName(d))
+        {
+            if (File.Exists(d)) throw new Sam2Exception($"output mask folder {o.OutputMaskDir}: {d} is a file, not a folder");
+            if (Directory.Exists(d)) break;
+        }
     }
 
-    /// <summary>Every listed video has its frame folder (checked before any model work).</summary>
-    public static void CheckVideos(string baseVideoDir, IEnumerable<string> videos)
+    /// <summary>Every listed video has its frame folder, and its input mask folder when one is given (checked before any model work).</summary>
+    public static void CheckVideos(string baseVideoDir, IEnumerable<string> videos, string? inputMaskDir = null)
     {
         foreach (var v in videos)
+        {
             if (!Directory.Exists(Path.Combine(baseVideoDir, v)))
                 throw new Sam2Exception($"video {v} not found: no folder {Path.Combine(baseVideoDir, v)}");
+            if (inputMaskDir is not null && !Directory.Exists(Path.Combine(inputMaskDir, v)))
+                throw new Sam2Exception($"in video {v}: no input masks, folder {Path.Combine(inputMaskDir, v)} not found");
+        }
     }
 
     /// <summary>

@@ -19,12 +19,13 @@ public static class FileKind
     [DllImport("libc", SetLastError = true)]
     static extern unsafe int statx(int dirfd, byte* pathname, int flags, uint mask, byte* buf);
 
-    /// <summary>The kind of entry at <paramref name="path"/> (<see cref="FileKindType.Missing"/> when there is none).</summary>
-    public static FileKindType Of(string path)
+    /// <summary>The kind of entry at <paramref name="path"/> (<see cref="FileKindType.Missing"/> when there is none);
+    /// with <paramref name="followLinks"/>, of what a symbolic link points to.</summary>
+    public static FileKindType Of(string path, bool followLinks = false)
     {
-        if (OperatingSystem.IsLinux()) return Stat(AtFdCwd, path, AtSymlinkNoFollow) is { } s ? TypeOf(s.Mode) : FileKindType.Missing;
+        if (OperatingSystem.IsLinux()) return Stat(AtFdCwd, path, followLinks ? 0 : AtSymlinkNoFollow) is { } s ? TypeOf(s.Mode) : FileKindType.Missing;
         var info = new FileInfo(path);
-        if (info.LinkTarget is not null) return FileKindType.SymbolicLink;
+        if (!followLinks && info.LinkTarget is not null) return FileKindType.SymbolicLink;
         return Directory.Exists(path) ? FileKindType.Directory : info.Exists ? FileKindType.Regular : FileKindType.Missing;
     }
 

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
+using Sam2Sharp.Imaging;
 
 namespace Sam2Sharp.IO;
 
@@ -79,22 +80,18 @@ public static class PalettePng
 
     // ------------------------------------------------------------------ reading
 
+    /// <summary>Reads a PNG file (a regular file, within <see cref="ImageLimits.Default"/>).</summary>
     public static PngImage Read(string path)
     {
-        byte[] data;
-        try { data = File.ReadAllBytes(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new Sam2Exception($"cannot read {path}: {e.Message}", e);
-        }
-        return Decode(data, path);
+        using var stream = InputFiles.OpenRegular(path, "PNG");
+        return Read(stream, path);
     }
 
-    public static PngImage Read(Stream stream, string name)
+    /// <summary>Reads a PNG from a stream; <paramref name="name"/> names it in messages.</summary>
+    public static PngImage Read(Stream stream, string name, ImageLimits? limits = null)
     {
-        using var ms = new MemoryStream();
-        stream.CopyTo(ms);
-        return Decode(ms.ToArray(), name);
+        limits ??= ImageLimits.Default;
+        return Decode(InputFiles.ReadCapped(stream, limits.MaxFileBytes, name), name, limits);
     }
 
     /// <summary>
@@ -114,8 +111,10 @@ public static class PalettePng
         return new MaskImage(img.Width, img.Height, v, img.Palette);
     }
 
-    static PngImage Decode(byte[] data, string name)
+    /// <summary>Decodes PNG bytes; the header's size is checked against <paramref name="limits"/> before pixels are allocated.</summary>
+    public static PngImage Decode(byte[] data, string name, ImageLimits? limits = null)
     {
+        limits ??= ImageLimits.Default;
         if (data.Length < 8 || !data.AsSpan(0, 8).SequenceEqual(Signature))
             throw new Sam2Exception($"{name}: not a PNG file");
         int pos = 8;
@@ -154,6 +153,8 @@ public static class PalettePng
         }
         if (!haveHeader) throw new Sam2Exception($"{name}: PNG without IHDR");
         if (width <= 0 || height <= 0) throw new Sam2Exception($"{name}: bad PNG size {width}x{height}");
+        if ((long)width * height > limits.MaxPixels)
+            throw new Sam2Exception($"{name}: PNG is {width}×{height}, more than the limit of {limits.MaxPixels / 1e6:F0} Mpx");
         bool validDepth = colorType switch
         {
             PngColorType.Gray => bitDepth is 1 or 2 or 4 or 8 or 16,
@@ -172,6 +173,8 @@ public static class PalettePng
         long strideL = ((long)width * bitsPerPixel + 7) / 8;
         long rawLen = (strideL + 1) * height;
         if (rawLen > int.MaxValue) throw new Sam2Exception($"{name}: PNG too large ({width}x{height})");
+        // Deflate expands at most about 1032:1, so data too short for the declared size is refused before allocating it.
+        if (idat.Length * 1032 + 1024 < rawLen) throw new Sam2Exception($"{name}: truncated PNG image data");
         int stride = (int)strideL;
         var raw = new byte[rawLen];
         idat.Position = 0;

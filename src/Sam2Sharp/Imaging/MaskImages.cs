@@ -1,3 +1,4 @@
+using Sam2Sharp.IO;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -31,8 +32,9 @@ public static class MaskImages
     /// <exception cref="Sam2Exception">the file is missing or not a readable image.</exception>
     public static byte[] ReadPng(string path, out int width, out int height)
     {
-        if (!File.Exists(path)) throw new Sam2Exception($"mask file not found: {path}");
-        var rgba = RgbImage.DecodeRgba(File.ReadAllBytes(path), path, out width, out height);
+        byte[] encoded;
+        using (var f = InputFiles.OpenRegular(path, "mask")) encoded = InputFiles.ReadCapped(f, ImageLimits.Default.MaxFileBytes, $"mask {path}");
+        var rgba = RgbImage.DecodeRgba(encoded, path, out width, out height);
         var mask = new byte[width * height];
         for (int i = 0, j = 0; i < mask.Length; i++, j += 4)
             mask[i] = (rgba[j] | rgba[j + 1] | rgba[j + 2]) != 0 ? (byte)1 : (byte)0;

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Sam2Sharp.IO;
 using SkiaSharp;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -34,22 +35,25 @@ public sealed class RgbImage
     public RgbImage(int width, int height) : this(width, height, new byte[checked(width * height * 3)]) { }
 
     /// <summary>Decodes a file (PNG, JPEG, or any format Skia reads).</summary>
-    /// <exception cref="Sam2Exception">the file is missing or not a readable image.</exception>
-    public static RgbImage Load(string path)
+    /// <exception cref="Sam2Exception">the file is missing, not a regular file, too large or not a readable image.</exception>
+    public static RgbImage Load(string path, ImageLimits? limits = null)
     {
-        if (!File.Exists(path)) throw new Sam2Exception($"image file not found: {path}");
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        { throw new Sam2Exception($"cannot read image file {path}: {e.Message}", e); }
-        return Decode(bytes, path);
+        using var stream = InputFiles.OpenRegular(path, "image");
+        return Load(stream, path, limits);
+    }
+
+    /// <summary>Decodes an image from a stream; <paramref name="name"/> names it in messages.</summary>
+    public static RgbImage Load(Stream stream, string name, ImageLimits? limits = null)
+    {
+        limits ??= ImageLimits.Default;
+        return Decode(InputFiles.ReadCapped(stream, limits.MaxFileBytes, $"image {name}"), name, limits);
     }
 
     /// <summary>Decodes encoded image bytes; <paramref name="name"/> is used in error messages.</summary>
-    public static RgbImage Decode(byte[] encoded, string name = "image")
+    public static RgbImage Decode(byte[] encoded, string name = "image", ImageLimits? limits = null)
     {
-        var rgba = DecodeRgba(encoded, name, out int w, out int h);
-        var rgb = new byte[checked(w * h * 3)];
+        var rgba = DecodeRgba(encoded, name, out int w, out int h, limits);
+        var rgb = new byte[(long)w * h * 3];
         for (int i = 0, j = 0; j < rgb.Length; i += 4, j += 3)
         {
             rgb[j] = rgba[i]; rgb[j + 1] = rgba[i + 1]; rgb[j + 2] = rgba[i + 2];
@@ -60,7 +64,7 @@ public sealed class RgbImage
     /// <summary>Width and height from the file header, without decoding the pixels.</summary>
     public static (int Width, int Height) ReadSize(string path)
     {
-        if (!File.Exists(path)) throw new Sam2Exception($"image file not found: {path}");
+        InputFiles.CheckRegular(path, "image");
         using var codec = SKCodec.Create(path);
         if (codec == null) throw new Sam2Exception($"not a readable image: {path}");
         return (codec.Info.Width, codec.Info.Height);
@@ -69,18 +73,23 @@ public sealed class RgbImage
     /// <summary>
     /// Decodes to RGBA8888 unpremultiplied with no destination colour space: Skia then applies no
     /// colour transform, so the samples are the file's own (what PIL returns), and the alpha
-    /// channel leaves R, G, B untouched.
+    /// channel leaves R, G, B untouched. The size in the header is checked against the pixel limit
+    /// before any pixel buffer is allocated.
     /// </summary>
-    internal static byte[] DecodeRgba(byte[] encoded, string name, out int width, out int height)
+    internal static byte[] DecodeRgba(byte[] encoded, string name, out int width, out int height, ImageLimits? limits = null)
     {
+        limits ??= ImageLimits.Default;
         using var data = SKData.CreateCopy(encoded);
         using var codec = SKCodec.Create(data);
         if (codec == null) throw new Sam2Exception($"not a readable image: {name}");
         width = codec.Info.Width; height = codec.Info.Height;
         if (width <= 0 || height <= 0) throw new Sam2Exception($"image has no pixels: {name}");
+        long pixels = (long)width * height;
+        if (pixels > limits.MaxPixels)
+            throw new Sam2Exception($"image {name} is {width}×{height} ({pixels / 1e6:F0} Mpx), more than the limit of {limits.MaxPixels / 1e6:F0} Mpx");
         var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        var pixels = new byte[checked(width * height * 4)];
-        var handle = GCHandle.Alloc(pixels, GCHandleType.Pinned);
+        var buffer = new byte[pixels * 4];
+        var handle = GCHandle.Alloc(buffer, GCHandleType.Pinned);
         try
         {
             var result = codec.GetPixels(info, handle.AddrOfPinnedObject());
@@ -88,7 +97,7 @@ public sealed class RgbImage
                 throw new Sam2Exception($"cannot decode image {name}: {result}");
         }
         finally { handle.Free(); }
-        return pixels;
+        return buffer;
     }
 
     /// <summary>Encodes as an 8-bit RGB PNG.</summary>
@@ -125,6 +134,25 @@ public sealed class RgbImage
         var bytes = x.to_type(ScalarType.Byte).contiguous().cpu().data<byte>().ToArray();
         return new RgbImage((int)x.shape[1], (int)x.shape[0], bytes);
     }
+}
+
+/// <summary>
+/// Bounds applied when decoding an image, before pixels are allocated: an image file whose header
+/// claims a huge size (a decompression bomb) is refused instead of taking gigabytes.
+/// </summary>
+public sealed record ImageLimits
+{
+    /// <summary>PIL's default: twice its <c>MAX_IMAGE_PIXELS</c> (89,478,485), where it raises DecompressionBombError.</summary>
+    public const long PilMaxPixels = 178_956_970;
+
+    /// <summary>The limits used when none are given.</summary>
+    public static ImageLimits Default { get; } = new();
+
+    /// <summary>At most this many pixels (width × height).</summary>
+    public long MaxPixels { get; init; } = PilMaxPixels;
+
+    /// <summary>At most this many bytes of encoded file.</summary>
+    public long MaxFileBytes { get; init; } = 1L << 30;
 }
 
 /// <summary>PNG encoding of raw pixel buffers through Skia.</summary>

@@ -1,3 +1,4 @@
+using Sam2Sharp.Config;
 using YamlDotNet.Core;
 using YamlDotNet.Serialization;
 using YamlDotNet.Serialization.NamingConventions;
@@ -158,10 +159,10 @@ public sealed class TrainRunConfig
     /// <summary>Reads and checks a run YAML; paths become absolute.</summary>
     public static TrainRunConfig Load(string path)
     {
-        if (!File.Exists(path)) throw new Sam2Exception($"training config not found: {path}");
+        var events = YamlInput.Open(path, "training config");
         var de = new DeserializerBuilder().WithNamingConvention(UnderscoredNamingConvention.Instance).Build();
         TrainRunConfig c;
-        try { c = de.Deserialize<TrainRunConfig>(File.ReadAllText(path)) ?? new TrainRunConfig(); }
+        try { c = de.Deserialize<TrainRunConfig>(events) ?? new TrainRunConfig(); }
         catch (YamlException e)
         {
             throw new Sam2Exception($"{path}: {e.Start}: {(e.InnerException ?? e).Message}", e);

@@ -100,14 +100,16 @@ public static class VideoSteps
 
     internal static string OpOf(Type t) => Ops.First(kv => kv.Value.Type == t).Key;
 
+    /// <summary>A steps file larger than this is refused unread (a real one is a few kilobytes).</summary>
+    public const int MaxFileBytes = 16 << 20;
+
     /// <summary>The steps of a file, checked against <paramref name="video"/>; mask paths are relative to the file.</summary>
     /// <exception cref="Sam2Exception">the file is missing, not JSON, or a step is wrong (the message names it).</exception>
     public static IReadOnlyList<VideoStep> Load(string path, IFrameSource video)
     {
-        if (!File.Exists(path)) throw new Sam2Exception($"steps file not found: {path}");
         string text;
-        try { text = File.ReadAllText(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new Sam2Exception($"cannot read {path}: {e.Message}", e); }
+        using (var fs = IO.InputFiles.OpenRegular(path, "steps"))
+            text = IO.InputFiles.ReadText(fs, MaxFileBytes, $"steps file {path}");
         return Parse(text, video, Path.GetDirectoryName(Path.GetFullPath(path))!, path);
     }
 

@@ -1,7 +1,6 @@
 using Sam2Sharp.Benchmarking;
 using TorchSharp;
 using TorchSharp.Modules;
-using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
 namespace Sam2Sharp.Modeling.Backbones;
@@ -88,11 +87,7 @@ public sealed class Hiera : nn.Module<Tensor, IReadOnlyList<Tensor>>
 
         if (weightsPath is not null)
         {
-            using var f = File.OpenRead(weightsPath);
-            var sd = PyTorchUnpickler.UnpickleStateDict(f);
-            var dict = new Dictionary<string, Tensor>();
-            foreach (System.Collections.DictionaryEntry e in sd)
-                if (e.Value is Tensor t) dict[(string)e.Key] = t;
+            var dict = Checkpoint.ReadStateDict(weightsPath);
             load_state_dict(dict, strict: false);
         }
     }
