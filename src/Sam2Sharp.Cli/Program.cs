@@ -15,5 +15,6 @@ root.Subcommands.Add(TrainCommand.Create(TrainCommand.OpenVosDataset));
 root.Subcommands.Add(SynthCommand.Create());
 root.Subcommands.Add(AmgCommand.Create());
 root.Subcommands.Add(PlotLossCommand.Create());
+root.Subcommands.Add(ServeCommand.Create());
 
 return root.Parse(args).Invoke();

@@ -99,6 +99,25 @@ public sealed class RgbImage
         PngWriter.Write(path, rgba, Width, Height, SKColorType.Rgba8888, SKAlphaType.Opaque, 4);
     }
 
+    /// <summary>Encodes as a baseline JPEG (quality 1-100), e.g. to show a frame in a browser.</summary>
+    public byte[] EncodeJpeg(int quality = 90)
+    {
+        var rgba = new byte[Width * Height * 4];
+        for (int i = 0, j = 0; j < Data.Length; i += 4, j += 3)
+        {
+            rgba[i] = Data[j]; rgba[i + 1] = Data[j + 1]; rgba[i + 2] = Data[j + 2]; rgba[i + 3] = 255;
+        }
+        var info = new SKImageInfo(Width, Height, SKColorType.Rgba8888, SKAlphaType.Opaque);
+        var handle = GCHandle.Alloc(rgba, GCHandleType.Pinned);
+        try
+        {
+            using var pixmap = new SKPixmap(info, handle.AddrOfPinnedObject(), Width * 4);
+            using var encoded = pixmap.Encode(new SKJpegEncoderOptions(Math.Clamp(quality, 1, 100), SKJpegEncoderDownsample.Downsample420, SKJpegEncoderAlphaOption.Ignore));
+            return encoded?.ToArray() ?? throw new Sam2Exception("cannot encode the image as JPEG");
+        }
+        finally { handle.Free(); }
+    }
+
     /// <summary>The pixels as a uint8 tensor H×W×3.</summary>
     public Tensor ToByteTensor() => torch.tensor(Data, new long[] { Height, Width, 3 }, ScalarType.Byte);
 
