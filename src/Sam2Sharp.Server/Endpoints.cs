@@ -123,9 +123,7 @@ static class Endpoints
         {
             if (s.IsClosed) throw ApiException.NotFound($"session {s.Id} was closed");
             s.ThrowIfPropagating();
-            await server.Compute.WaitAsync(ctx.RequestAborted);
-            try { return op(); }
-            finally { server.Compute.Release(); }
+            return await server.Compute.RunAsync(op, ctx.RequestAborted);
         }
         finally
         {
@@ -150,15 +148,14 @@ static class Endpoints
                 media = server.Intake.FromPath(q.OptionalString("path") ?? throw ApiException.BadRequest("field 'path' is required"));
             }
             else throw ApiException.BadRequest("send a multipart upload (field 'file') or JSON {\"path\": …}");
-            await server.Compute.WaitAsync(ctx.RequestAborted);
             try
             {
-                return media switch
+                return await server.Compute.RunAsync<AnnotationSession>(() => media switch
                 {
                     OpenedMedia.Image i => new ImageAnnotation(server.Model, i.Picture, i.Name, i.TempFolder),
                     OpenedMedia.Video v => new VideoAnnotation(server.VideoPredictor, v.Frames, v.TempFolder),
                     _ => throw new InvalidOperationException(),
-                };
+                }, ctx.RequestAborted);
             }
             catch
             {
@@ -166,7 +163,6 @@ static class Endpoints
                 if (media.TempFolder is { } t && Directory.Exists(t)) Directory.Delete(t, recursive: true);
                 throw;
             }
-            finally { server.Compute.Release(); }
         });
         return Results.Json(Describe(s));
     }

@@ -33,7 +33,9 @@ static class Propagation
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, cancel.Token);
                 var runs = v.PropagationRuns(start, direction, maxFrames);
                 int total = runs.Sum(r => r.Count);
-                using var frames = v.Propagate(runs, maxFrames).GetEnumerator();
+                var frames = v.Propagate(runs, maxFrames).GetEnumerator();
+                // The enumerator's cleanup is native work too: it runs on the compute thread.
+                await using var end = new AsyncDisposer(() => server.Compute.RunAsync(() => { frames.Dispose(); return 0; }));
                 // The first frame is computed before the response starts, so a refusal (an object without prompts) is a plain 400.
                 bool more = await Step(server, frames, stop.Token);
                 ctx.Response.ContentType = "text/event-stream";
@@ -64,14 +66,17 @@ static class Propagation
         finally { v.EndPropagation(); }
     }
 
-    /// <summary>Computes the next frame inside the server's compute gate; false at the end or when stopped.</summary>
+    /// <summary>Computes the next frame on the server's compute thread; false at the end or when stopped.</summary>
     static async Task<bool> Step(Sam2Server server, IEnumerator<FrameMasks> frames, CancellationToken stop)
     {
         if (stop.IsCancellationRequested) return false;
-        try { await server.Compute.WaitAsync(stop); }
+        try { return await server.Compute.RunAsync(frames.MoveNext, stop); }
         catch (OperationCanceledException) { return false; }
-        try { return frames.MoveNext(); }
-        finally { server.Compute.Release(); }
+    }
+
+    sealed class AsyncDisposer(Func<Task> dispose) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync() => await dispose();
     }
 
     static async Task Send(HttpContext ctx, string name, object data)

@@ -29,8 +29,8 @@ public sealed class Sam2Server : IAsyncDisposable
     public SessionStore Sessions { get; }
     internal MediaIntake Intake { get; }
     internal Sam2VideoPredictor VideoPredictor { get; }
-    /// <summary>One model computation at a time: the CPU has no room for two, and frames of different sessions interleave fairly.</summary>
-    internal SemaphoreSlim Compute { get; } = new(1, 1);
+    /// <summary>Where every model computation runs (one at a time, one thread).</summary>
+    internal ComputeThread Compute { get; } = new();
 
     /// <summary>The address it listens on, once started (the port chosen when <see cref="ServeOptions.Port"/> is 0).</summary>
     public Uri Url { get; private set; } = null!;
@@ -41,7 +41,7 @@ public sealed class Sam2Server : IAsyncDisposable
         Options = options;
         Model = model;
         Token = options.Token ?? (options.IsLoopback ? null : Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant());
-        Sessions = new SessionStore(options.MaxSessions, TimeSpan.FromMinutes(options.IdleMinutes));
+        Sessions = new SessionStore(options.MaxSessions, TimeSpan.FromMinutes(options.IdleMinutes), Compute);
         Intake = new MediaIntake(options);
         VideoPredictor = new Sam2VideoPredictor(model);
 

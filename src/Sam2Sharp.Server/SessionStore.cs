@@ -12,8 +12,12 @@ public sealed class SessionStore : IAsyncDisposable
     readonly object gate = new();
     int reserved;
 
-    public SessionStore(int maxSessions, TimeSpan idleTimeout)
+    readonly ComputeThread compute;
+
+    /// <param name="compute">Where sessions are disposed: their state is native memory of the model's thread.</param>
+    public SessionStore(int maxSessions, TimeSpan idleTimeout, ComputeThread compute)
     {
+        this.compute = compute;
         max = maxSessions;
         idle = idleTimeout;
         var period = TimeSpan.FromTicks(Math.Clamp(idleTimeout.Ticks / 4, TimeSpan.FromMilliseconds(200).Ticks, TimeSpan.FromSeconds(30).Ticks));
@@ -53,7 +57,7 @@ public sealed class SessionStore : IAsyncDisposable
         if (!sessions.TryRemove(id, out var s)) return false;
         s.PropagationCancel?.Cancel();
         await s.Lock.WaitAsync();
-        try { s.Dispose(); }
+        try { await compute.RunAsync(() => { s.Dispose(); MemoryRelease.Now(); return 0; }); }
         finally { s.Lock.Release(); }
         return true;
     }
