@@ -198,8 +198,9 @@ static class Endpoints
             "masks" => ("application/zip", stem + "-masks.zip", o => AnnotationExport.WriteObjectMasksZip(a, o)),
             "coco" => ("application/json", stem + "-coco.json", o => AnnotationExport.WriteCoco(a, o, CocoSegmentation.Rle)),
             "polygons" => ("application/json", stem + "-polygons.json", o => AnnotationExport.WriteCoco(a, o, CocoSegmentation.Polygons)),
-            null => throw ApiException.BadRequest("query 'format' is required: davis, masks, coco or polygons"),
-            _ => throw ApiException.BadRequest($"query 'format': '{format}' is not one of davis, masks, coco, polygons"),
+            "video" => ("video/mp4", stem + "-overlay.mp4", o => OverlayExport.Write(s, o)),
+            null => throw ApiException.BadRequest("query 'format' is required: davis, masks, coco, polygons or video"),
+            _ => throw ApiException.BadRequest($"query 'format': '{format}' is not one of davis, masks, coco, polygons, video"),
         };
         if (a.Frames.Count == 0) throw ApiException.BadRequest("nothing to export: no object has a mask yet");
         using var ms = new MemoryStream();

@@ -14,6 +14,8 @@ public sealed class SessionStore : IAsyncDisposable
 
     readonly ComputeThread compute;
 
+    /// <param name="maxSessions">Sessions open at once.</param>
+    /// <param name="idleTimeout">How long a session may go unused.</param>
     /// <param name="compute">Where sessions are disposed: their state is native memory of the model's thread.</param>
     public SessionStore(int maxSessions, TimeSpan idleTimeout, ComputeThread compute)
     {

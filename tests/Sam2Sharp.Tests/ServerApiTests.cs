@@ -151,6 +151,15 @@ public sealed class ServerApiTests
                 // Where objects overlap the smaller id is in the label map; object 1's pixels are all its own.
                 if (obj == 1) Assert.Equal(labels.Select(v => v == 1).ToArray(), mask);
             }
+
+            // The overlay video: every frame, at the session's size.
+            string mp4 = Path.Combine(tmp, "overlay.mp4");
+            File.WriteAllBytes(mp4, await t.Http.GetByteArrayAsync($"api/sessions/{id}/export?format=video"));
+            var probe = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0",
+                "-show_entries", "stream=width,height,nb_read_frames", "-of", "csv=p=0", mp4]) { RedirectStandardOutput = true })!;
+            string info = probe.StandardOutput.ReadToEnd().Trim();
+            probe.WaitForExit();
+            Assert.Equal("320,180,10", info);
         }
         finally { Directory.Delete(tmp, recursive: true); }
     }

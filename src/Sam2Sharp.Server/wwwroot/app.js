@@ -126,9 +126,18 @@ async function showFrame(i) {
   const c = $("frame"), o = $("overlay");
   c.width = o.width = state.session.width; c.height = o.height = state.session.height;
   c.getContext("2d").drawImage(img, 0, 0, c.width, c.height);
+  fitCanvas();
   drawOverlay();
   drawTimelines();
 }
+// Small frames are shown enlarged, large ones shrunk: the frame fills the stage's width or 72% of the window's height.
+function fitCanvas() {
+  if (!state.session) return;
+  const w = state.session.width, h = state.session.height;
+  const scale = Math.min($("stage").clientWidth / w, (window.innerHeight * 0.72) / h);
+  for (const id of ["frame", "overlay"]) { $(id).style.width = `${Math.floor(w * scale)}px`; $(id).style.height = `${Math.floor(h * scale)}px`; }
+}
+window.addEventListener("resize", fitCanvas);
 $("scrubber").oninput = (e) => showFrame(+e.target.value);
 $("prev").onclick = () => state.frame > 0 && showFrame(state.frame - 1);
 $("next").onclick = () => state.session && state.frame < state.session.frames - 1 && showFrame(state.frame + 1);

@@ -125,4 +125,19 @@ public static class AnnotationExport
         w.WriteEndArray();
         w.WriteEndObject();
     }
+
+    /// <summary>
+    /// An overlay video (mp4 through ffmpeg) of every frame with each object's mask tinted and outlined in its colour
+    /// (objects keep one colour throughout, in id order); frames without masks are shown as they are.
+    /// </summary>
+    public static void WriteOverlayVideo(AnnotatedFrames a, IFrameSource frames, string path, string frameRate = "24")
+    {
+        if (frames.Width != a.Width || frames.Height != a.Height || frames.Count != a.FrameNames.Count)
+            throw new ArgumentException("the frames are not those of the annotation");
+        var ids = a.ObjIds;
+        using var writer = new OverlayVideoWriter(path, a.Width, a.Height, frameRate, OverlayVideoWriter.ChooseEncoder());
+        for (int f = 0; f < frames.Count; f++)
+            writer.Write(MaskImages.Overlay(frames.Read(f), ids.Select(id => a.Mask(f, id)).ToList()));
+        writer.Finish();
+    }
 }
