@@ -16,5 +16,6 @@ root.Subcommands.Add(SynthCommand.Create());
 root.Subcommands.Add(AmgCommand.Create());
 root.Subcommands.Add(PlotLossCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(BenchServeCommand.Create());
 
 return root.Parse(args).Invoke();

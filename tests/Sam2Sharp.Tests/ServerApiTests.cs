@@ -356,4 +356,17 @@ public sealed class ServerApiTests
         Assert.True(afterAll <= afterFirst * 1.10, $"resident memory {afterAll / 1e6:F1} MB after 100 sessions, {afterFirst / 1e6:F1} MB after the first");
         Assert.Equal(0, t.Server.Sessions.Count);
     }
+
+    [Fact]
+    public async Task ConcurrentClientsAndPropagationsGetNoError()
+    {
+        var folder = Golden.Folders()[0];
+        await using var t = await TestServer.StartAsync(new ServeOptions { DataDir = GoldenInputs(folder), MaxSessions = 4 }, folder);
+        var r = await LoadBenchmark.RunAsync(t.Server.Url, null, Path.Combine(GoldenInputs(folder), "image.png"), "video",
+            clients: 3, prompts: 4, propagations: 1, maxFrames: 5);
+        Assert.Empty(r.Errors);
+        Assert.Equal(12, r.PromptMs.Count);
+        Assert.Equal(6, r.PropagatedFrames);
+        Assert.Equal(0, t.Server.Sessions.Count);
+    }
 }
