@@ -31,6 +31,22 @@ public static class Sam2Builder
         return model;
     }
 
+    /// <summary>
+    /// The model registered as <paramref name="modelName"/> (e.g. "sam2.1_hiera_tiny"), downloaded and
+    /// verified into the cache on first use, built with the registry entry's config.
+    /// </summary>
+    public static Sam2Base LoadByName(string modelName, Func<Sam2Config, Sam2Config>? adjust = null, Sam2ModelOptions? options = null,
+        CancellationToken cancellationToken = default)
+    {
+        var own = options?.Hub is null ? new Hub.ModelHub() : null;
+        try
+        {
+            var (path, config) = (options?.Hub ?? own!).Resolve(modelName, options?.DownloadProgress, cancellationToken);
+            return Load(config, path, adjust);
+        }
+        finally { own?.Dispose(); }
+    }
+
     public static ImageEncoder BuildImageEncoder(ImageEncoderConfig c)
     {
         var t = c.Trunk;

@@ -71,7 +71,7 @@ public sealed class EvaluationTests : IDisposable
     {
         var r = VosBenchmark.Run(Path.Combine(EvalDir, layout, "gt"), Path.Combine(EvalDir, layout, "pred"),
             new VosBenchmarkOptions { SkipFirstAndLast = skip, Strict = true });
-        Assert.All(r.Videos, v => Assert.Equal(layout == "davis" ? VosLayout.Davis : VosLayout.Sav, v.Layout));
+        Assert.All(r.Videos, v => Assert.Equal(layout == "davis" ? VosLayout.Palette : VosLayout.PerObject, v.Layout));
         AssertMatches(Expected($"{layout}_skip_first_and_last_{(skip ? "true" : "false")}"), r);
     }
 

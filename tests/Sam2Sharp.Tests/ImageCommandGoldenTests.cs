@@ -19,26 +19,38 @@ public class ImageCommandGoldenTests
     [MemberData(nameof(PredictCases))]
     public void SavedTensorsMatchReference(string folder, string name)
     {
-        var c = Golden.Case(folder, name);
-        var (coords, labels, boxes, _) = ImagePredictorGoldenTests.Prompts(folder, c.GetProperty("prompts"));
         var dir = Directory.CreateTempSubdirectory("sam2-image-").FullName;
         try
         {
-            var args = new List<string> { "image", "--checkpoint", Path.Combine(folder, "model.pt"), "--config", Path.Combine(folder, "config.yaml"),
-                "--image", Path.Combine(folder, c.GetProperty("image").GetString()!), "--save-tensors", Path.Combine(dir, "out.safetensors") };
-            for (int i = 0; coords is not null && i < coords.GetLength(0); i++)
-                args.AddRange(["--point", $"{F(coords[i, 0])},{F(coords[i, 1])},{labels![i]}"]);
-            for (int i = 0; boxes is not null && i < boxes.GetLength(0); i++)
-                args.AddRange(["--box", string.Join(",", Enumerable.Range(0, 4).Select(j => F(boxes[i, j])))]);
-            if (c.GetProperty("prompts").TryGetProperty("mask_input", out var mi))
-                args.AddRange(["--mask-input", Path.Combine(folder, mi.GetString()!)]);
-            if (c.TryGetProperty("multimask_output", out var mm) && mm.GetBoolean()) args.Add("--multimask");
-            Assert.Equal(0, Run(args.ToArray()));
-            var got = Safetensors.LoadStateDict(Path.Combine(dir, "out.safetensors"));
-            var exp = Golden.Tensors(Path.Combine(folder, c.GetProperty("expected").GetString()!));
-            ImagePredictorGoldenTests.AssertPrediction(exp, got["masks"], got["iou_predictions"], got["low_res_logits"], got["logits"]);
+            var file = Path.Combine(dir, "out.safetensors");
+            Assert.Equal(0, Run(["image", "--checkpoint", Path.Combine(folder, "model.pt"), "--config", Path.Combine(folder, "config.yaml"), .. CaseArgs(folder, name, file)]));
+            AssertMatchesCase(folder, name, file);
         }
         finally { Directory.Delete(dir, true); }
+    }
+
+    /// <summary>The image, prompts and options of a golden image case, with --save-tensors <paramref name="tensorsFile"/>; the model options are the caller's.</summary>
+    public static List<string> CaseArgs(string folder, string name, string tensorsFile)
+    {
+        var c = Golden.Case(folder, name);
+        var (coords, labels, boxes, _) = ImagePredictorGoldenTests.Prompts(folder, c.GetProperty("prompts"));
+        var args = new List<string> { "--image", Path.Combine(folder, c.GetProperty("image").GetString()!), "--save-tensors", tensorsFile };
+        for (int i = 0; coords is not null && i < coords.GetLength(0); i++)
+            args.AddRange(["--point", $"{F(coords[i, 0])},{F(coords[i, 1])},{labels![i]}"]);
+        for (int i = 0; boxes is not null && i < boxes.GetLength(0); i++)
+            args.AddRange(["--box", string.Join(",", Enumerable.Range(0, 4).Select(j => F(boxes[i, j])))]);
+        if (c.GetProperty("prompts").TryGetProperty("mask_input", out var mi))
+            args.AddRange(["--mask-input", Path.Combine(folder, mi.GetString()!)]);
+        if (c.TryGetProperty("multimask_output", out var mm) && mm.GetBoolean()) args.Add("--multimask");
+        return args;
+    }
+
+    /// <summary>The tensors saved by <c>sam2 image</c> match the golden case's expected outputs.</summary>
+    public static void AssertMatchesCase(string folder, string name, string tensorsFile)
+    {
+        var got = Safetensors.LoadStateDict(tensorsFile);
+        var exp = Golden.Tensors(Path.Combine(folder, Golden.Case(folder, name).GetProperty("expected").GetString()!));
+        ImagePredictorGoldenTests.AssertPrediction(exp, got["masks"], got["iou_predictions"], got["low_res_logits"], got["logits"]);
     }
 
     [Theory]

@@ -27,7 +27,7 @@ public static class ServeCommand
             {
                 Host = r.GetValue(host)!, Port = r.GetValue(port), DataDir = r.GetValue(data), Token = r.GetValue(token),
                 MaxSessions = r.GetValue(maxSessions), IdleMinutes = r.GetValue(idle), MaxUploadMb = r.GetValue(maxUpload),
-                MaxFrames = r.GetValue(maxFrames), ModelName = r.GetValue(model.Checkpoint) is { } c ? Path.GetFileName(c) : "sam2",
+                MaxFrames = r.GetValue(maxFrames), ModelName = r.GetValue(model.Model) ?? (r.GetValue(model.Checkpoint) is { } c ? Path.GetFileName(c) : "sam2"),
             };
             options.Validate(); // before the model is loaded
             // One model for image and video sessions: the video post-processing only adds steps the image predictor never runs.

@@ -39,8 +39,20 @@ public static class TrainCommand
         cmd.Options.Add(config);
         cmd.Options.Add(resume);
         cmd.Options.Add(quiet);
+        var model = new Option<string?>("--model") { Description = "Starting weights by name (an official checkpoint, `sam2 models list`), fetched into the cache; instead of model.checkpoint in the YAML." };
+        var hub = new HubOptions();
+        cmd.Options.Add(model);
+        hub.AddTo(cmd);
         cmd.SetAction(pr => Cli.Run(() =>
-            Execute(TrainRunConfig.Load(pr.GetValue(config)!), openDataset, pr.GetValue(resume), pr.GetValue(quiet))));
+        {
+            var cfg = TrainRunConfig.Load(pr.GetValue(config)!);
+            if (pr.GetValue(model) is { } name)
+            {
+                if (cfg.Model.Checkpoint is not null) throw new Sam2Exception($"{pr.GetValue(config)}: model.checkpoint is given, and so is --model {name}: keep one");
+                cfg.Model.Checkpoint = hub.Resolve(pr, name).CheckpointPath;
+            }
+            return Execute(cfg, openDataset, pr.GetValue(resume), pr.GetValue(quiet));
+        }));
         return cmd;
     }
 

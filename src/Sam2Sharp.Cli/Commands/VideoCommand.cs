@@ -50,9 +50,12 @@ public static class VideoCommand
         var cmd = new Command("video", Help);
         model.AddTo(cmd);
         foreach (var o in new Option[] { input, prompts, output, overlay, fps, saveTensors, nonOverlap }) cmd.Options.Add(o);
-        cmd.SetAction(r => Cli.Run(() => Execute(new Request(
-            r.GetValue(model.Checkpoint)!, r.GetValue(model.Config), r.GetValue(input)!, r.GetValue(prompts)!,
-            r.GetValue(output), r.GetValue(overlay), r.GetValue(fps), r.GetValue(saveTensors), r.GetValue(nonOverlap)))));
+        cmd.SetAction(r => Cli.Run(() =>
+        {
+            var (checkpoint, config) = model.Resolve(r);
+            return Execute(new Request(checkpoint!, config, r.GetValue(input)!, r.GetValue(prompts)!,
+                r.GetValue(output), r.GetValue(overlay), r.GetValue(fps), r.GetValue(saveTensors), r.GetValue(nonOverlap)));
+        }));
         return cmd;
     }
 

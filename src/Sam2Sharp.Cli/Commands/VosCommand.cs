@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Sam2Sharp.Evaluation;
+using Sam2Sharp.IO;
 using Sam2Sharp.Video;
 using Spectre.Console;
 
@@ -35,7 +36,7 @@ public static class VosCommand
                 OutputMaskDir = r.GetValue(outputMaskDir)!,
                 ScoreThresh = r.GetValue(scoreThresh),
                 UseAllMasks = r.GetValue(useAll),
-                PerObjPngFile = r.GetValue(perObj),
+                Layout = r.GetValue(perObj) ? VosLayout.PerObject : VosLayout.Palette,
                 TrackObjectAppearingLaterInVideo = r.GetValue(later),
             };
             bool isQuiet = r.GetValue(quiet);
@@ -44,7 +45,7 @@ public static class VosCommand
             var videos = VosInference.VideoNames(options.BaseVideoDir, r.GetValue(videoList));
             VosInference.CheckVideos(options.BaseVideoDir, videos);
 
-            using var sam = model.Load(r, VosInference.ConfigAdjustment(options.PerObjPngFile, r.GetValue(post)));
+            using var sam = model.Load(r, VosInference.ConfigAdjustment(options.Layout, r.GetValue(post)));
             var predictor = new Sam2VideoPredictor(sam);
             if (!isQuiet)
             {

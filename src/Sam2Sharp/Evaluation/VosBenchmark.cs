@@ -1,17 +1,9 @@
 using System.Globalization;
 using System.Runtime.ExceptionServices;
 using System.Text;
+using Sam2Sharp.IO;
 
 namespace Sam2Sharp.Evaluation;
-
-/// <summary>How masks are stored under a video folder.</summary>
-public enum VosLayout
-{
-    /// <summary><c>&lt;video&gt;/&lt;frame&gt;.png</c>: one label map per frame, pixel value = object id.</summary>
-    Davis,
-    /// <summary><c>&lt;video&gt;/&lt;object&gt;/&lt;frame&gt;.png</c>: one binary mask per object and frame (anything &gt; 0 is on).</summary>
-    Sav,
-}
 
 public sealed class VosBenchmarkOptions
 {
@@ -81,7 +73,7 @@ public sealed class VosBenchmarkResult
     // The reference formats the id with "03": an int id is zero-padded on the left; an SA-V folder name is a string,
     // which Python (>= 3.10) pads on the right with '0' ("001" stays, "7" becomes "700").
     static string ObjectLabel(VosLayout layout, string id) =>
-        layout == VosLayout.Davis ? long.Parse(id, CultureInfo.InvariantCulture).ToString("D3", CultureInfo.InvariantCulture) : id.PadRight(3, '0');
+        layout == VosLayout.Palette ? long.Parse(id, CultureInfo.InvariantCulture).ToString("D3", CultureInfo.InvariantCulture) : id.PadRight(3, '0');
 
     /// <summary>Python's "{x:.1f}": the exact binary value rounded to one decimal, ties to even.</summary>
     public static string FormatOneDecimal(double x)
@@ -193,9 +185,8 @@ public static class VosBenchmark
     }
 
     /// <summary>
-    /// Evaluates one video. The layout is read from the ground truth: if every entry of the video folder is a .png file
-    /// it is the DAVIS layout, otherwise every entry is an object folder (SA-V). Frames are the ground-truth files in
-    /// name order; the prediction must have the same file for each.
+    /// Evaluates one video. The layout is read from the ground truth (<see cref="VosMasks.Detect"/>). Frames are the
+    /// ground-truth PNG files in name order; the prediction must have the same file for each.
     /// </summary>
     public static VosVideoResult EvaluateVideo(string gtRoot, string predRoot, string video, bool skipFirstAndLast = true,
         double boundaryThreshold = 0.008)
@@ -203,28 +194,26 @@ public static class VosBenchmark
         var gtVideo = Path.Combine(gtRoot, video);
         var predVideo = Path.Combine(predRoot, video);
         var entries = ListNames(gtVideo);
-        if (entries.All(n => n.EndsWith(".png", StringComparison.Ordinal)))
+        if (VosMasks.Detect(gtVideo) == VosLayout.Palette)
         {
             var ev = new VosSequenceEvaluator(boundaryThreshold);
-            foreach (var frame in Frames(entries, skipFirstAndLast))
+            foreach (var frame in Frames(Pngs(entries), skipFirstAndLast))
             {
                 var (gt, pred) = LoadPair(gtVideo, predVideo, frame, video, null, sav: false);
                 ev.FeedFrame(pred.Values, gt.Values, pred.Height, pred.Width);
             }
             var objs = ev.Conclude()
                 .Select(o => new VosObjectResult(o.ObjectId.ToString(CultureInfo.InvariantCulture), o.J, o.F)).ToList();
-            return new VosVideoResult(video, VosLayout.Davis, objs);
+            return new VosVideoResult(video, VosLayout.Palette, objs);
         }
 
         var objects = new List<VosObjectResult>();
-        foreach (var obj in entries)
+        foreach (var obj in entries.Where(e => Directory.Exists(Path.Combine(gtVideo, e))))
         {
             var gtObj = Path.Combine(gtVideo, obj);
-            if (!Directory.Exists(gtObj))
-                throw new Sam2Exception($"video {video}: {gtObj} is neither a .png frame nor an object folder (mixed layout)");
             var predObj = Path.Combine(predVideo, obj);
             var ev = new VosSequenceEvaluator(boundaryThreshold);
-            foreach (var frame in Frames(ListNames(gtObj), skipFirstAndLast))
+            foreach (var frame in Frames(Pngs(ListNames(gtObj)), skipFirstAndLast))
             {
                 var (gt, pred) = LoadPair(gtObj, predObj, frame, video, obj, sav: true);
                 ev.FeedFrame(pred.Values, gt.Values, pred.Height, pred.Width);
@@ -236,7 +225,7 @@ public static class VosBenchmark
                 throw new Sam2Exception($"video {video}, object {obj}: the ground truth is empty in every evaluated frame, so the object cannot be scored");
             objects.Add(new VosObjectResult(obj, scores[0].J, scores[0].F));
         }
-        return new VosVideoResult(video, VosLayout.Sav, objects);
+        return new VosVideoResult(video, VosLayout.PerObject, objects);
     }
 
     /// <summary>Moves the videos whose prediction lacks a frame or an object that would be read to the skipped list.</summary>
@@ -263,17 +252,19 @@ public static class VosBenchmark
         var gtVideo = Path.Combine(gtRoot, video);
         var predVideo = Path.Combine(predRoot, video);
         var entries = ListNames(gtVideo);
-        if (entries.All(n => n.EndsWith(".png", StringComparison.Ordinal)))
-            return Frames(entries, skipFirstAndLast).Where(f => !File.Exists(Path.Combine(predVideo, f))).Select(f => $"frame {f} missing").FirstOrDefault();
+        if (VosMasks.Detect(gtVideo) == VosLayout.Palette)
+            return Frames(Pngs(entries), skipFirstAndLast).Where(f => !File.Exists(Path.Combine(predVideo, f))).Select(f => $"frame {f} missing").FirstOrDefault();
         foreach (var obj in entries.Where(e => Directory.Exists(Path.Combine(gtVideo, e))))
         {
             var predObj = Path.Combine(predVideo, obj);
             if (!Directory.Exists(predObj)) return $"object {obj} missing";
-            foreach (var f in Frames(ListNames(Path.Combine(gtVideo, obj)), skipFirstAndLast))
+            foreach (var f in Frames(Pngs(ListNames(Path.Combine(gtVideo, obj))), skipFirstAndLast))
                 if (!File.Exists(Path.Combine(predObj, f))) return $"object {obj}, frame {f} missing";
         }
         return null;
     }
+
+    static List<string> Pngs(List<string> names) => names.Where(n => n.EndsWith(".png", StringComparison.Ordinal)).ToList();
 
     static IEnumerable<string> Frames(List<string> all, bool skipFirstAndLast) =>
         skipFirstAndLast ? all.Skip(1).Take(Math.Max(0, all.Count - 2)) : all;

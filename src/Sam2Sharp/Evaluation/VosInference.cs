@@ -21,8 +21,8 @@ public sealed record VosInferenceOptions
     public double ScoreThresh { get; init; }
     /// <summary>Prompt with every mask file found, not only the first frame's.</summary>
     public bool UseAllMasks { get; init; }
-    /// <summary>SA-V layout: one PNG per object and frame; masks may overlap.</summary>
-    public bool PerObjPngFile { get; init; }
+    /// <summary>How the input masks are stored, and so the outputs (per-object: masks may overlap).</summary>
+    public VosLayout Layout { get; init; } = VosLayout.Palette;
     /// <summary>Track each object on its own from the first frame it has a mask on (LVOS, YouTube-VOS).</summary>
     public bool TrackObjectAppearingLaterInVideo { get; init; }
 }
@@ -40,8 +40,8 @@ public static class VosInference
     /// The model settings the tool builds with: masks kept apart (non-overlapping) in the DAVIS layout only, and the
     /// video predictor's post-processing only when asked for (the benchmark figures are without it).
     /// </summary>
-    public static Func<Sam2Config, Sam2Config> ConfigAdjustment(bool perObjPngFile, bool applyPostprocessing) => c =>
-        (applyPostprocessing ? c.WithVideoPostprocessing() : c) with { NonOverlapMasks = !perObjPngFile };
+    public static Func<Sam2Config, Sam2Config> ConfigAdjustment(VosLayout layout, bool applyPostprocessing) => c =>
+        (applyPostprocessing ? c.WithVideoPostprocessing() : c) with { NonOverlapMasks = layout == VosLayout.Palette };
 
     /// <summary>The videos: the lines of <paramref name="videoListFile"/> if given, else every sub-folder of the video folder (sorted).</summary>
     public static IReadOnlyList<string> VideoNames(string baseVideoDir, string? videoListFile)
@@ -98,14 +98,14 @@ public static class VosInference
         else
         {
             var set = new SortedSet<int>();
-            if (!o.PerObjPngFile)
+            if (o.Layout == VosLayout.Palette)
             {
                 for (int i = 0; i < names.Count; i++)
                     if (File.Exists(Path.Combine(videoMaskDir, names[i] + ".png"))) set.Add(i);
             }
             else
             {
-                foreach (var objDir in Directory.GetDirectories(videoMaskDir))
+                foreach (var (_, objDir) in VosMasks.ObjectFolders(videoMaskDir))
                     for (int i = 0; i < names.Count; i++)
                         if (File.Exists(Path.Combine(objDir, names[i] + ".png"))) set.Add(i);
             }
@@ -119,7 +119,7 @@ public static class VosInference
         foreach (int f in inputFrames)
         {
             Dictionary<int, bool[]> masks;
-            try { masks = LoadMasks(videoMaskDir, names[f], o.PerObjPngFile, false, ref palette, frames.Width, frames.Height); }
+            try { masks = VosMasks.ReadFrame(videoMaskDir, names[f], o.Layout, false, ref palette, frames.Width, frames.Height); }
             catch (FileNotFoundException e)
             {
                 throw new Sam2Exception($"in video {videoName}: no input mask for frame {f} ({e.FileName}); " +
@@ -146,7 +146,7 @@ public static class VosInference
             using (r)
             {
                 var perObj = Threshold(r.MaskLogits, r.ObjIds, o.ScoreThresh, frames.Width, frames.Height);
-                SaveMasks(o.OutputMaskDir, videoName, names[r.FrameIdx], perObj, frames.Width, frames.Height, o.PerObjPngFile, palette);
+                VosMasks.WriteFrame(Path.Combine(o.OutputMaskDir, videoName), names[r.FrameIdx], perObj, frames.Width, frames.Height, o.Layout, palette);
             }
         }
     }
@@ -168,8 +168,8 @@ public static class VosInference
         var inputs = new SortedDictionary<int, SortedDictionary<int, bool[]>>();
         for (int f = 0; f < names.Count; f++)
         {
-            if (!o.PerObjPngFile && !File.Exists(Path.Combine(videoMaskDir, names[f] + ".png"))) continue;
-            var masks = LoadMasks(videoMaskDir, names[f], o.PerObjPngFile, true, ref palette, w, h);
+            if (o.Layout == VosLayout.Palette && !File.Exists(Path.Combine(videoMaskDir, names[f] + ".png"))) continue;
+            var masks = VosMasks.ReadFrame(videoMaskDir, names[f], o.Layout, true, ref palette, w, h);
             foreach (var (id, m) in masks)
             {
                 if (!m.Any(v => v)) continue;
@@ -210,9 +210,9 @@ public static class VosInference
                 var all = full(objectIds.Count, 1, h, w, -1024.0f, dtype: float32);
                 for (int i = 0; i < objectIds.Count; i++)
                     if (scores[objectIds[i]].TryGetValue(f, out var s)) all[TensorIndex.Slice(i, i + 1)] = s.unsqueeze(0);
-                if (!o.PerObjPngFile) all = Modeling.Sam2Base.ApplyNonOverlappingConstraints(all);
+                if (o.Layout == VosLayout.Palette) all = Modeling.Sam2Base.ApplyNonOverlappingConstraints(all);
                 var perObj = Threshold(all, objectIds, o.ScoreThresh, w, h);
-                SaveMasks(o.OutputMaskDir, videoName, names[f], perObj, w, h, o.PerObjPngFile, palette);
+                VosMasks.WriteFrame(Path.Combine(o.OutputMaskDir, videoName), names[f], perObj, w, h, o.Layout, palette);
             }
         }
         finally
@@ -220,55 +220,6 @@ public static class VosInference
             foreach (var d in scores.Values) foreach (var t in d.Values) t.Dispose();
             predictor.ResetState(session);
         }
-    }
-
-    /// <summary>
-    /// The masks of one frame per object id: from the label map (DAVIS, ids = nonzero values, ascending) or from each
-    /// object's folder (SA-V, nonzero = on). <paramref name="palette"/> becomes the palette of the last file read, if any.
-    /// With <paramref name="allowMissing"/>, a missing file means no mask; otherwise it throws FileNotFoundException.
-    /// </summary>
-    public static Dictionary<int, bool[]> LoadMasks(string videoMaskDir, string frameName, bool perObjPngFile, bool allowMissing,
-        ref byte[]? palette, int width, int height)
-    {
-        var result = new Dictionary<int, bool[]>();
-        if (!perObjPngFile)
-        {
-            var path = Path.Combine(videoMaskDir, frameName + ".png");
-            if (!File.Exists(path))
-            {
-                if (allowMissing) return result;
-                throw new FileNotFoundException($"mask not found: {path}", path);
-            }
-            var m = ReadChecked(path, width, height);
-            palette = m.Palette;
-            foreach (int id in m.Values.Where(v => v > 0).Distinct().Order())
-                result[id] = m.Values.Select(v => v == id).ToArray();
-            return result;
-        }
-        foreach (var objDir in Directory.GetDirectories(videoMaskDir).OrderBy(d => d, StringComparer.Ordinal))
-        {
-            var objName = Path.GetFileName(objDir);
-            if (!int.TryParse(objName, NumberStyles.None, CultureInfo.InvariantCulture, out int id))
-                throw new Sam2Exception($"object folder {objDir}: the name must be the object id (a number, e.g. 001)");
-            var path = Path.Combine(objDir, frameName + ".png");
-            if (!File.Exists(path))
-            {
-                if (allowMissing) continue;
-                throw new FileNotFoundException($"mask not found: {path}", path);
-            }
-            var m = ReadChecked(path, width, height);
-            palette = m.Palette;
-            result[id] = m.Values.Select(v => v > 0).ToArray();
-        }
-        return result;
-    }
-
-    static MaskImage ReadChecked(string path, int width, int height)
-    {
-        var m = PalettePng.ReadMask(path);
-        if (m.Width != width || m.Height != height)
-            throw new Sam2Exception($"{path} is {m.Width}×{m.Height}, but the video's frames are {width}×{height}");
-        return m;
     }
 
     static Tensor MaskTensor(bool[] mask, int width, int height) => tensor(mask, new long[] { height, width });
@@ -284,36 +235,5 @@ public static class VosInference
             result[objIds[i]] = row.data<bool>().ToArray();
         }
         return result;
-    }
-
-    /// <summary>
-    /// Writes one frame: a label map (DAVIS: where masks overlap the smaller id wins) or one 0/1 indexed PNG per object in
-    /// <c>&lt;object id:000&gt;/</c> (SA-V), always with the input's palette (the DAVIS palette if it had none), as the reference does.
-    /// </summary>
-    public static void SaveMasks(string outputMaskDir, string videoName, string frameName, IReadOnlyDictionary<int, bool[]> perObj,
-        int width, int height, bool perObjPngFile, byte[] palette)
-    {
-        var videoDir = Path.Combine(outputMaskDir, videoName);
-        Directory.CreateDirectory(videoDir);
-        if (palette.Length > 768) palette = palette[..768];
-        if (!perObjPngFile)
-        {
-            var map = new byte[width * height];
-            foreach (int id in perObj.Keys.OrderDescending())
-            {
-                var m = perObj[id];
-                for (int p = 0; p < map.Length; p++) if (m[p]) map[p] = unchecked((byte)id);
-            }
-            PalettePng.WriteIndexed(Path.Combine(videoDir, frameName + ".png"), map, width, height, palette);
-            return;
-        }
-        foreach (var (id, m) in perObj)
-        {
-            var objDir = Path.Combine(videoDir, id.ToString("D3", CultureInfo.InvariantCulture));
-            Directory.CreateDirectory(objDir);
-            var px = new byte[width * height];
-            for (int p = 0; p < px.Length; p++) px[p] = m[p] ? (byte)1 : (byte)0;
-            PalettePng.WriteIndexed(Path.Combine(objDir, frameName + ".png"), px, width, height, palette);
-        }
     }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Sam2Sharp.Evaluation;
+using Sam2Sharp.IO;
 using Sam2Sharp.Modeling;
 using Sam2Sharp.Video;
 using static TorchSharp.torch;
@@ -20,8 +21,8 @@ public sealed class HeldOutEvaluation
     public string ImageFolder { get; }
     public string GtFolder { get; }
     public IReadOnlyList<string> Videos { get; }
-    /// <summary>Per-object PNGs (SA-V layout) rather than palette PNGs (DAVIS).</summary>
-    public bool PerObjPngFile { get; }
+    /// <summary>How the held-out annotations are stored (detected from the first video).</summary>
+    public VosLayout Layout { get; }
     /// <summary>Predictions go to <c>step_NNNNNN/</c> below this folder; results to <see cref="LogPath"/>.</summary>
     public string OutputFolder { get; }
     public string LogPath => Path.Combine(OutputFolder, "eval_log.jsonl");
@@ -37,7 +38,7 @@ public sealed class HeldOutEvaluation
         foreach (var v in Videos)
             if (!Directory.Exists(Path.Combine(gtFolder, v))) throw new Sam2Exception($"held-out video {v}: no annotation folder {Path.Combine(gtFolder, v)}");
         ImageFolder = imageFolder; GtFolder = gtFolder; OutputFolder = outputFolder;
-        PerObjPngFile = Directory.GetDirectories(Path.Combine(gtFolder, Videos[0])).Length > 0;
+        Layout = VosMasks.Detect(Path.Combine(gtFolder, Videos[0]));
     }
 
     /// <summary>Tracks every held-out video with the weights of <paramref name="model"/>, scores J&amp;F and appends it to the log.</summary>
@@ -48,9 +49,9 @@ public sealed class HeldOutEvaluation
         if (Directory.Exists(predictions)) Directory.Delete(predictions, recursive: true);
         var options = new VosInferenceOptions
         {
-            BaseVideoDir = ImageFolder, InputMaskDir = GtFolder, OutputMaskDir = predictions, PerObjPngFile = PerObjPngFile,
+            BaseVideoDir = ImageFolder, InputMaskDir = GtFolder, OutputMaskDir = predictions, Layout = Layout,
         };
-        using (var copy = new Sam2Base(VosInference.ConfigAdjustment(PerObjPngFile, applyPostprocessing: false)(model.Config)))
+        using (var copy = new Sam2Base(VosInference.ConfigAdjustment(Layout, applyPostprocessing: false)(model.Config)))
         {
             using (no_grad())
             using (var scope = NewDisposeScope())

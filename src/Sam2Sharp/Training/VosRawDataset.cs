@@ -11,7 +11,9 @@ public sealed record VosRawDatasetOptions
     /// list); an extension on a line is dropped. Null: every sub-folder of the image folder.</summary>
     public string? FileList { get; init; }
 
-    public VosLayout Layout { get; init; } = VosLayout.Auto;
+    /// <summary>The annotation layout; null (default): detected from the first video's annotation folder
+    /// (<see cref="VosMasks.Detect"/>).</summary>
+    public VosLayout? Layout { get; init; }
 
     /// <summary>
     /// False (default): a frame without an annotation is an error, because the reference's palette loader fails on
@@ -67,13 +69,9 @@ public sealed class VosRawDataset
             if (names.Count == 0) throw new Sam2Exception($"empty dataset: no video folders in {imageFolder}");
         }
 
-        var layout = options.Layout;
-        if (layout == VosLayout.Auto)
-        {
-            var firstDir = Path.Combine(annotationFolder, names[0]);
-            if (!Directory.Exists(firstDir)) throw new Sam2Exception($"video {names[0]}: annotation folder not found: {firstDir}");
-            layout = PngsById(firstDir).Count == 0 && Directory.GetDirectories(firstDir).Length > 0 ? VosLayout.PerObject : VosLayout.Palette;
-        }
+        var firstDir = Path.Combine(annotationFolder, names[0]);
+        if (options.Layout is null && !Directory.Exists(firstDir)) throw new Sam2Exception($"video {names[0]}: annotation folder not found: {firstDir}");
+        var layout = options.Layout ?? VosMasks.Detect(firstDir);
 
         // Every annotation is decoded once here; videos are independent, so they are read in parallel, and the
         // error reported is the one of the first broken video in name order, whatever finished first.
@@ -113,7 +111,8 @@ public sealed class VosRawDataset
         }
         else
         {
-            objects = ObjectFolders(maskDir, name).Select(o => (o.Id, PngsById(o.Path))).ToList();
+            // As the reference's training loader: id = folder number + 1, 0 being the background.
+            objects = VosMasks.ObjectFolders(maskDir, idOffset: 1).Select(o => (o.Id, PngsById(o.Path))).ToList();
             if (objects.Count == 0) throw new Sam2Exception($"video {name}: no object folders in {maskDir} (per-object layout)");
         }
 
@@ -137,7 +136,7 @@ public sealed class VosRawDataset
                     if (options.SkipUnannotatedFrames) continue;
                     throw new Sam2Exception($"video {name} frame {frameName}: no annotation ({Path.Combine(maskDir, frameName + ".png")} is missing)");
                 }
-                var m = ReadPaletteMask(png, name, frameId, width, height);
+                var m = ReadMask(png, name, frameId, width, height);
                 var seen = new bool[256];
                 foreach (var v in m.Values) if (v > 0 && v < 256) seen[v] = true;
                 for (int v = 1; v < 256; v++) if (seen[v]) visible.Add(v);
@@ -151,7 +150,7 @@ public sealed class VosRawDataset
                 {
                     if (!pngs.TryGetValue(frameId, out var png)) continue;
                     paths[id] = png;
-                    if (ReadBinaryMask(png, name, frameId, width, height).Any(b => b != 0)) visible.Add(id);
+                    if (ReadMask(png, name, frameId, width, height).Values.Any(v => v > 0)) visible.Add(id);
                 }
                 if (paths.Count == 0)
                 {
@@ -176,20 +175,6 @@ public sealed class VosRawDataset
         return map;
     }
 
-    /// <summary>The object folders of a per-object annotation folder: id = folder number + 1 (0 is background).</summary>
-    internal static List<(int Id, string Path)> ObjectFolders(string maskDir, string video)
-    {
-        var list = new List<(int, string)>();
-        foreach (var d in Directory.GetDirectories(maskDir).Order(StringComparer.Ordinal))
-        {
-            var n = Path.GetFileName(d);
-            if (!int.TryParse(n, NumberStyles.None, CultureInfo.InvariantCulture, out int k))
-                throw new Sam2Exception($"video {video}: object folder name {n} in {maskDir} is not a number");
-            list.Add((k + 1, d));
-        }
-        return list;
-    }
-
     static int ParseFrameId(string path, string where)
     {
         var stem = Path.GetFileNameWithoutExtension(path);
@@ -198,19 +183,6 @@ public sealed class VosRawDataset
         return id;
     }
 
-    internal static MaskImage ReadPaletteMask(string path, string video, int frameId, int width, int height)
-    {
-        var m = PalettePng.ReadMask(path);
-        if (m.Width != width || m.Height != height)
-            throw new Sam2Exception($"video {video} frame {VosVideo.FrameName(frameId)}: mask {path} is {m.Width}x{m.Height}, but the frame is {width}x{height}");
-        return m;
-    }
-
-    internal static byte[] ReadBinaryMask(string path, string video, int frameId, int width, int height)
-    {
-        var m = MaskImages.ReadPng(path, out int w, out int h);
-        if (w != width || h != height)
-            throw new Sam2Exception($"video {video} frame {VosVideo.FrameName(frameId)}: mask {path} is {w}x{h}, but the frame is {width}x{height}");
-        return m;
-    }
+    internal static MaskImage ReadMask(string path, string video, int frameId, int width, int height) =>
+        VosMasks.Read(path, width, height, $"video {video} frame {VosVideo.FrameName(frameId)}");
 }

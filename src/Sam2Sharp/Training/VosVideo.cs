@@ -5,18 +5,6 @@ using static TorchSharp.torch;
 
 namespace Sam2Sharp.Training;
 
-/// <summary>How the ground-truth masks of a VOS dataset are stored.</summary>
-public enum VosLayout
-{
-    /// <summary>Decided from the annotation folder of the first video: PNG files → <see cref="Palette"/>, sub-folders → <see cref="PerObject"/>.</summary>
-    Auto,
-    /// <summary>DAVIS / MOSE: <c>Annotations/&lt;video&gt;/&lt;frame&gt;.png</c>, one palette PNG per frame, pixel value = object id.</summary>
-    Palette,
-    /// <summary>SA-V: <c>Annotations/&lt;video&gt;/&lt;object&gt;/&lt;frame&gt;.png</c>, one 0/255 PNG per object; object id = folder number + 1.
-    /// A missing object PNG on an annotated frame means the object is absent there.</summary>
-    PerObject,
-}
-
 /// <summary>
 /// One annotated frame of a video: its JPEG, its annotation (<paramref name="MaskPath"/> in the palette layout,
 /// <paramref name="ObjectMaskPaths"/> object id → PNG in the per-object layout) and the objects visible on it (nonzero mask).
@@ -68,7 +56,7 @@ public sealed class VosVideo
         var frame = Frames[index];
         if (frame.MaskPath != null)
         {
-            var m = VosRawDataset.ReadPaletteMask(frame.MaskPath, Name, frame.FrameId, Width, Height);
+            var m = VosRawDataset.ReadMask(frame.MaskPath, Name, frame.FrameId, Width, Height);
             for (int o = 0; o < objectIds.Count; o++)
             {
                 int id = objectIds[o], off = o * plane;
@@ -80,8 +68,8 @@ public sealed class VosVideo
             for (int o = 0; o < objectIds.Count; o++)
             {
                 if (frame.ObjectMaskPaths == null || !frame.ObjectMaskPaths.TryGetValue(objectIds[o], out var path)) continue;
-                var m = VosRawDataset.ReadBinaryMask(path, Name, frame.FrameId, Width, Height);
-                Array.Copy(m, 0, data, o * plane, plane);
+                var m = VosRawDataset.ReadMask(path, Name, frame.FrameId, Width, Height);
+                for (int p = 0, off = o * plane; p < plane; p++) if (m.Values[p] > 0) data[off + p] = 1;
             }
         }
         return torch.tensor(data, new long[] { objectIds.Count, Height, Width }, ScalarType.Byte);

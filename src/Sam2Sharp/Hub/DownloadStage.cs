@@ -1,0 +1,13 @@
+namespace Sam2Sharp.Hub;
+
+/// <summary>The stages a download reports through <see cref="DownloadProgress"/>.</summary>
+public enum DownloadStage
+{
+    /// <summary>Another process holds the model's lock file (it is downloading the same file).</summary>
+    WaitingForLock,
+    Downloading,
+    /// <summary>Hashing the finished file.</summary>
+    Verifying,
+    /// <summary>Verified and moved into the cache.</summary>
+    Done,
+}
