@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Sam2Sharp.Modeling;
 using Sam2Sharp.Video;
@@ -68,6 +69,9 @@ public sealed class Sam2Server : IAsyncDisposable
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         Url = new Uri(address.Replace("0.0.0.0", "127.0.0.1").Replace("[::]", "[::1]") + "/");
     }
+
+    /// <summary>Completes when the process is asked to stop (Ctrl-C, SIGTERM) or <paramref name="ct"/> is cancelled.</summary>
+    public Task WaitForShutdownAsync(CancellationToken ct = default) => app.WaitForShutdownAsync(ct);
 
     /// <summary>Stops listening, closes every session (propagations cancelled) and frees their files.</summary>
     public async ValueTask DisposeAsync()

@@ -21,7 +21,7 @@ public static class ServeCommand
         var cmd = new Command("serve", "Serve the interactive annotator (images and videos) in the browser, on the library's predictors. Video frames are shrunk to 1280×720 at most.");
         model.AddTo(cmd);
         foreach (var o in new Option[] { host, port, data, token, maxSessions, idle, maxUpload, maxFrames }) cmd.Options.Add(o);
-        cmd.SetAction(r => Cli.Run(() =>
+        cmd.SetAction((r, stop) => Cli.RunAsync(async () =>
         {
             var options = new ServeOptions
             {
@@ -32,26 +32,21 @@ public static class ServeCommand
             options.Validate(); // before the model is loaded
             // One model for image and video sessions: the video post-processing only adds steps the image predictor never runs.
             using var sam = model.Load(r, c => c.WithVideoPostprocessing());
-            return Serve(sam, options).GetAwaiter().GetResult();
+            return await Serve(sam, options, stop);
         }));
         return cmd;
     }
 
-    static async Task<int> Serve(Modeling.Sam2Base sam, ServeOptions options)
+    /// <param name="stop">Cancelled by Ctrl-C or SIGTERM (System.CommandLine's handling of an asynchronous action).</param>
+    static async Task<int> Serve(Modeling.Sam2Base sam, ServeOptions options, CancellationToken stop)
     {
-        var stop = new TaskCompletionSource();
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; stop.TrySetResult(); };
-        Console.CancelKeyPress += onCancel;
-        try
-        {
-            await using var server = new Sam2Server(sam, options);
-            await server.StartAsync();
-            Console.WriteLine($"sam2 serve: {server.Url}{(server.Token is null ? "" : $"?token={server.Token}")}");
-            Console.WriteLine("Ctrl-C stops the server (open sessions are closed and their files removed).");
-            await stop.Task;
-            Console.WriteLine("sam2 serve: stopping");
-        }
-        finally { Console.CancelKeyPress -= onCancel; }
+        await using var server = new Sam2Server(sam, options);
+        await server.StartAsync();
+        Console.WriteLine($"sam2 serve: {server.Url}{(server.Token is null ? "" : $"?token={server.Token}")}");
+        Console.WriteLine("Ctrl-C stops the server (open sessions are closed and their files removed).");
+        try { await server.WaitForShutdownAsync(stop); }
+        catch (OperationCanceledException) { }
+        Console.WriteLine("sam2 serve: stopping");
         return 0;
     }
 }

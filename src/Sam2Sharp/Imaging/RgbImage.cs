@@ -91,22 +91,25 @@ public sealed class RgbImage
     /// <summary>Encodes as an 8-bit RGB PNG.</summary>
     public void SavePng(string path)
     {
-        var rgba = new byte[Width * Height * 4];
-        for (int i = 0, j = 0; j < Data.Length; i += 4, j += 3)
-        {
-            rgba[i] = Data[j]; rgba[i + 1] = Data[j + 1]; rgba[i + 2] = Data[j + 2]; rgba[i + 3] = 255;
-        }
+        var rgba = ToOpaqueRgba();
         PngWriter.Write(path, rgba, Width, Height, SKColorType.Rgba8888, SKAlphaType.Opaque, 4);
     }
 
-    /// <summary>Encodes as a baseline JPEG (quality 1-100), e.g. to show a frame in a browser.</summary>
-    public byte[] EncodeJpeg(int quality = 90)
+    /// <summary>The pixels as RGBA8888 with alpha 255, the layout Skia encodes from.</summary>
+    byte[] ToOpaqueRgba()
     {
         var rgba = new byte[Width * Height * 4];
         for (int i = 0, j = 0; j < Data.Length; i += 4, j += 3)
         {
             rgba[i] = Data[j]; rgba[i + 1] = Data[j + 1]; rgba[i + 2] = Data[j + 2]; rgba[i + 3] = 255;
         }
+        return rgba;
+    }
+
+    /// <summary>Encodes as a baseline JPEG (quality 1-100), e.g. to show a frame in a browser.</summary>
+    public byte[] EncodeJpeg(int quality = 90)
+    {
+        var rgba = ToOpaqueRgba();
         var info = new SKImageInfo(Width, Height, SKColorType.Rgba8888, SKAlphaType.Opaque);
         var handle = GCHandle.Alloc(rgba, GCHandleType.Pinned);
         try
