@@ -73,18 +73,22 @@ public sealed class VideoAnnotation : AnnotationSession
         return updated.Select(Record).ToList();
     }
 
-    /// <summary>The frames a propagation visits, in order, each run with whether it goes in reverse.</summary>
+    /// <summary>The runs of a propagation (forward, backward, or forward then backward): start, direction and frame count,
+    /// by the predictor's own rule for which frames a propagation visits.</summary>
     public IReadOnlyList<(int Start, bool Reverse, int Count)> PropagationRuns(int? startFrame, PropagationDirection direction, int? maxFrames)
     {
         if (session.Objects.Count == 0) throw ApiException.BadRequest("no object has prompts yet; click on an object first");
         if (startFrame is { } s) CheckFrame(s);
         if (maxFrames is < 0) throw ApiException.BadRequest("field 'max_frames' must not be negative");
-        int start = startFrame ?? session.Objects.SelectMany(o => o.PointInputs.Keys.Concat(o.MaskInputs.Keys))
-            .Concat(session.Objects.SelectMany(o => o.Output.CondFrameOutputs.Keys)).DefaultIfEmpty(0).Min();
-        int max = maxFrames ?? NumFrames;
         var runs = new List<(int, bool, int)>();
-        if (direction != PropagationDirection.Backward) runs.Add((start, false, Math.Max(0, Math.Min(start + max, NumFrames - 1) - start + 1)));
-        if (direction != PropagationDirection.Forward) runs.Add((start, true, start > 0 ? start - Math.Max(start - max, 0) + 1 : 0));
+        foreach (bool reverse in new[] { false, true })
+        {
+            if (reverse ? direction == PropagationDirection.Forward : direction == PropagationDirection.Backward) continue;
+            var frames = predictor.PropagationFrames(session, startFrame, maxFrames, reverse);
+            // "both" starts its backward run where the forward one started.
+            int start = startFrame ?? (runs.Count > 0 ? runs[0].Item1 : frames.Count > 0 ? frames[0] : 0);
+            runs.Add((start, reverse, frames.Count));
+        }
         return runs;
     }
 

@@ -28,14 +28,9 @@ public sealed class VideoCommandTests : IDisposable
         return path;
     }
 
-    /// <summary>The label map the reference's vos_inference writes: the smallest object id whose logit is &gt; 0.</summary>
-    static int[] LabelMap(Tensor logits, IReadOnlyList<int> objIds)
-    {
-        var label = zeros((long)logits.shape[1], (long)logits.shape[2], ScalarType.Int32);
-        foreach (var (id, i) in objIds.Select((id, i) => (id, i)).OrderByDescending(x => x.id))
-            label = label.masked_fill(logits[i].to_type(float32) > 0, id);
-        return label.data<int>().ToArray();
-    }
+    /// <summary>The label map of saved logits, by the library's one rule (checked on its own in <see cref="LabelMapTests"/>).</summary>
+    static int[] LabelMap(Tensor logits, IReadOnlyList<int> objIds) =>
+        Sam2Sharp.IO.LabelMap.FromLogits(logits, objIds).Select(v => (int)v).ToArray();
 
     [Theory]
     [MemberData(nameof(VideoCases))]
@@ -251,5 +246,76 @@ public sealed class VideoCommandTests : IDisposable
         Assert.Equal(1, code);
         Assert.Contains("is not empty", err);
         Assert.Equal(new[] { "keep.txt" }, Directory.GetFiles(masks).Select(Path.GetFileName));
+    }
+
+    /// <summary>Runs one add_points step with an unreadable checkpoint: a refusal naming an output came before the model.</summary>
+    (int Code, string Line) RunBeforeModel(params string[] outputs)
+    {
+        var folder = Golden.Folders()[0];
+        var inDir = Dir("in");
+        var stepsFile = WriteSteps(inDir, [JsonNode.Parse("""{"op":"add_points","frame":0,"obj_id":1,"points":[[144,108]],"labels":[1]}""")!]);
+        var fake = Path.Combine(inDir, "model.pt");
+        File.WriteAllText(fake, "not a checkpoint");
+        var (code, err) = RunCli(["video", "--checkpoint", fake, "--config", Path.Combine(folder, "config.yaml"),
+            "--input", Path.Combine(folder, "inputs", "video"), "--prompts", stepsFile, .. outputs]);
+        var lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        return (code, lines[0]);
+    }
+
+    [Fact]
+    public void OutputsThatAreNotRegularFilesAreRefusedAndKept()
+    {
+        var outRoot = Dir("out");
+        File.WriteAllText(Path.Combine(outRoot, "real"), "keep");
+        File.CreateSymbolicLink(Path.Combine(outRoot, "t.safetensors"), Path.Combine(outRoot, "real"));
+        StagedOutputsTests.MakeFifo(Path.Combine(outRoot, "o.mp4"));
+        foreach (var (option, path, kind) in new[] {
+            ("--save-tensors", Path.Combine(outRoot, "t.safetensors"), "a symbolic link"),
+            ("--overlay-video", Path.Combine(outRoot, "o.mp4"), "a FIFO (named pipe)"),
+            ("--save-tensors", "/dev/full", "a character device") })
+        {
+            var (code, line) = RunBeforeModel("--output", Path.Combine(outRoot, "masks"), option, path);
+            Assert.Equal(1, code);
+            Assert.Equal($"error: {option} {path} exists and is {kind}; refusing to replace it (give a new name)", line);
+        }
+        Assert.Equal(["o.mp4", "real", "t.safetensors"], Directory.GetFileSystemEntries(outRoot).Select(Path.GetFileName).Order());
+        Assert.Equal("keep", File.ReadAllText(Path.Combine(outRoot, "t.safetensors")));
+        Assert.Equal(FileKindType.CharacterDevice, FileKind.Of("/dev/full"));
+    }
+
+    [Theory]
+    [InlineData("1e300")]
+    [InlineData("0")]
+    [InlineData("NaN")]
+    public void AbsurdFrameRateIsRefusedBeforeTheModel(string fps)
+    {
+        var outRoot = Dir("out");
+        var (code, line) = RunBeforeModel("--overlay-video", Path.Combine(outRoot, "o.mp4"), "--fps", fps);
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: --fps must be a number above 0 and at most 1000", line);
+        Assert.Empty(Directory.GetFileSystemEntries(outRoot));
+    }
+
+    [Fact]
+    public void UnwritableOutputFolderIsRefusedBeforeTheModel()
+    {
+        var (code, line) = RunBeforeModel("--save-tensors", "/proc/sam2-t.safetensors");
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: --save-tensors /proc/sam2-t.safetensors: cannot write in the folder /proc", line);
+    }
+
+    [Fact]
+    public void ASecondRunWritingTheSameNamesFails()
+    {
+        var outRoot = Dir("out");
+        string tensors = Path.Combine(outRoot, "t.safetensors");
+        using (StagedOutputs.Open([new OutputTarget("another run", tensors)]))
+        {
+            var (code, line) = RunBeforeModel("--output", Path.Combine(outRoot, "masks"), "--save-tensors", tensors);
+            Assert.Equal(1, code);
+            Assert.StartsWith($"error: --save-tensors {tensors} is being written by another run", line);
+        }
+        Assert.Empty(Directory.GetFileSystemEntries(outRoot));
     }
 }

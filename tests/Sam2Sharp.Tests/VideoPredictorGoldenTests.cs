@@ -68,48 +68,24 @@ public class VideoPredictorGoldenTests
         using var model = Model(folder, c);
         var predictor = new Sam2VideoPredictor(model) { SpillBehind = spillBehind == 0 ? null : spillBehind };
         using var session = predictor.InitState(Path.Combine(folder, c.GetProperty("video").GetString()!));
-        var steps = c.GetProperty("prompts").GetProperty("steps").EnumerateArray().ToList();
+        // The case lists one entry per output; the outputs of one call (a propagation) share its call number.
+        var entries = c.GetProperty("prompts").GetProperty("steps").EnumerateArray().ToList();
+        var calls = entries.GroupBy(e => e.GetProperty("call").GetInt32()).Select(g => g.First().GetProperty("step").GetRawText());
+        var steps = VideoSteps.Parse($"{{\"steps\":[{string.Join(",", calls)}]}}", session.Frames, folder, name);
         int i = 0;
-        while (i < steps.Count)
+        foreach (var (step, r) in new VideoStepRunner(predictor, session).Run(steps))
         {
-            var st = steps[i].GetProperty("step");
-            string op = st.GetProperty("op").GetString()!;
-            if (op == "propagate")
+            using (r)
             {
-                int call = steps[i].GetProperty("call").GetInt32();
-                int? start = st.TryGetProperty("start_frame", out var sf) ? sf.GetInt32() : null;
-                foreach (var r in predictor.PropagateInVideo(session, start, null, st.GetProperty("reverse").GetBoolean()))
-                {
-                    Assert.True(i < steps.Count && steps[i].GetProperty("call").GetInt32() == call, $"extra output for frame {r.FrameIdx}");
-                    Assert.Equal(steps[i].GetProperty("frame").GetInt32(), r.FrameIdx);
-                    Check(steps[i], r);
-                    i++;
-                }
-                continue;
+                Assert.True(i < entries.Count, $"step {step.Index}: extra output for frame {r.FrameIdx}");
+                var e = entries[i++];
+                Assert.Equal(e.GetProperty("frame").GetInt32(), r.FrameIdx);
+                Assert.Equal(e.GetProperty("obj_ids").EnumerateArray().Select(v => v.GetInt32()), r.ObjIds);
+                string key = e.GetProperty("key").GetString()!;
+                AssertStep(key, exp[$"{key}_logits"], r.MaskLogits.squeeze(1));
             }
-            int frame = st.GetProperty("frame").GetInt32(), obj = st.GetProperty("obj_id").GetInt32();
-            VideoFrameMasks res = op switch
-            {
-                "add_points" => predictor.AddNewPointsOrBox(session, frame, obj, Floats2d(st.GetProperty("points")),
-                    st.GetProperty("labels").EnumerateArray().Select(v => v.GetInt32()).ToArray()),
-                "add_box" => predictor.AddNewPointsOrBox(session, frame, obj,
-                    box: st.GetProperty("box").EnumerateArray().Select(v => v.GetSingle()).ToArray()),
-                "add_mask" => predictor.AddNewMask(session, frame, obj, st.GetProperty("mask").GetString() == "empty"
-                    ? zeros(session.VideoHeight, session.VideoWidth, ScalarType.Bool)
-                    : MaskImages.ReadPngTensor(Path.Combine(folder, st.GetProperty("mask").GetString()!))),
-                _ => throw new InvalidOperationException(op),
-            };
-            Check(steps[i], res);
-            i++;
         }
-
-        void Check(JsonElement step, VideoFrameMasks r)
-        {
-            string key = step.GetProperty("key").GetString()!;
-            Assert.Equal(step.GetProperty("obj_ids").EnumerateArray().Select(v => v.GetInt32()), r.ObjIds);
-            AssertStep(key, exp[$"{key}_logits"], r.MaskLogits.squeeze(1));
-            r.Dispose();
-        }
+        Assert.Equal(entries.Count, i);
 
         // The final state: every object's low-res mask, pointer and score on every frame.
         foreach (var (objId, objIdx) in session.ObjIds.Select((id, k) => (id, k)))
@@ -130,13 +106,5 @@ public class VideoPredictorGoldenTests
                 Assert.True(lowDiff <= 1e-2 || Golden.Iou(exp[$"{p}_pred_masks"], fo.PredMasks) >= 0.99, $"{p}: pred_masks max abs diff {lowDiff}");
             }
         }
-    }
-
-    static float[,] Floats2d(JsonElement a)
-    {
-        var rows = a.EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetSingle()).ToArray()).ToList();
-        var x = new float[rows.Count, rows[0].Length];
-        for (int i = 0; i < rows.Count; i++) for (int j = 0; j < rows[i].Length; j++) x[i, j] = rows[i][j];
-        return x;
     }
 }

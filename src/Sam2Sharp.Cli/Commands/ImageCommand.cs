@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Sam2Sharp.Imaging;
+using Sam2Sharp.IO;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
@@ -20,9 +21,10 @@ public static class ImageCommand
         var output = new Option<string?>("--output") { Description = "Mask PNG (0/255); with several masks, -1, -2 … are added before the extension." };
         var overlay = new Option<string?>("--overlay") { Description = "The image with each mask tinted and outlined (PNG)." };
         var saveTensors = new Option<string?>("--save-tensors") { Description = "Safetensors file with masks, iou_predictions, low_res_logits and logits." };
-        var cmd = new Command("image", "Segment an image from points, boxes or a mask.");
+        var force = new Option<bool>("--force") { Description = "Replace output files that exist (never a symbolic link, FIFO or device)." };
+        var cmd = new Command("image", "Segment an image from points, boxes or a mask. Outputs are written under hidden temporary names and moved into place together at the end, all or none; an existing output is refused unless --force.");
         model.AddTo(cmd);
-        foreach (var o in new Option[] { image, points, boxes, maskInput, multimask, output, overlay, saveTensors }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { image, points, boxes, maskInput, multimask, output, overlay, saveTensors, force }) cmd.Options.Add(o);
         cmd.SetAction(r => Cli.Run(() =>
         {
             var outputs = new[] { r.GetValue(output), r.GetValue(overlay), r.GetValue(saveTensors) }.Where(p => p is not null).Cast<string>().ToList();
@@ -41,6 +43,17 @@ public static class ImageCommand
             if (r.GetValue(maskInput) is { } mf) mask = ReadMaskInput(mf);
             if (pts.Count == 0 && bxs.Count == 0 && mask is null) throw new Sam2Exception("no prompt: give --point, --box or --mask-input");
 
+            // The outputs are checked and locked before the model is loaded (a mask per box, three with --multimask).
+            int maskCount = Math.Max(1, bxs.Count) * (r.GetValue(multimask) ? 3 : 1);
+            var maskPaths = r.GetValue(output) is { } outPath
+                ? (maskCount == 1 ? [outPath] : Enumerable.Range(1, maskCount).Select(i => NumberedPath(outPath, i)).ToList())
+                : new List<string>();
+            bool overwrite = r.GetValue(force);
+            var targets = maskPaths.Select(p => new OutputTarget("--output", p, Overwrite: overwrite)).ToList();
+            if (r.GetValue(overlay) is { } ovPath) targets.Add(new OutputTarget("--overlay", ovPath, Overwrite: overwrite));
+            if (r.GetValue(saveTensors) is { } stPath) targets.Add(new OutputTarget("--save-tensors", stPath, Overwrite: overwrite));
+            using var staged = StagedOutputs.Open(targets);
+
             using var sam = model.Load(r, c => c.WithImagePostprocessing());
             if (mask is not null && (mask.shape[^1] != sam.ImageSize / 4 || mask.shape[^2] != sam.ImageSize / 4))
                 throw new Sam2Exception($"--mask-input {r.GetValue(maskInput)}: mask_input is [{string.Join(",", mask.shape)}], expected 1×{sam.ImageSize / 4}×{sam.ImageSize / 4}");
@@ -54,23 +67,28 @@ public static class ImageCommand
             using var masks = (logits > predictor.MaskThreshold).to_type(ScalarType.Byte);
             var flat = masks.reshape(-1, img.Height, img.Width);
             var maskList = Enumerable.Range(0, (int)flat.shape[0]).Select(i => flat[i]).ToList();
+            if (maskList.Count != maskCount) throw new InvalidOperationException($"{maskList.Count} masks predicted, {maskCount} expected");
 
-            if (r.GetValue(output) is { } outPath)
+            try
             {
-                if (maskList.Count == 1) MaskImages.WritePng(outPath, maskList[0]);
-                else for (int i = 0; i < maskList.Count; i++) MaskImages.WritePng(NumberedPath(outPath, i + 1), maskList[i]);
-            }
-            if (r.GetValue(overlay) is { } ovPath) MaskImages.WriteOverlay(ovPath, img, maskList);
-            if (r.GetValue(saveTensors) is { } stPath)
-            {
-                Safetensors.SaveStateDict(stPath, new Dictionary<string, Tensor>
+                for (int i = 0; i < maskPaths.Count; i++) MaskImages.WritePng(staged.File(maskPaths[i]), maskList[i]);
+                if (r.GetValue(overlay) is { } ov) MaskImages.WriteOverlay(staged.File(ov), img, maskList);
+                if (r.GetValue(saveTensors) is { } st)
                 {
-                    ["masks"] = masks,
-                    ["iou_predictions"] = pred.IouPredictions,
-                    ["low_res_logits"] = pred.LowResLogits,
-                    ["logits"] = logits.to_type(ScalarType.Float32),
-                });
+                    Safetensors.SaveStateDict(staged.File(st), new Dictionary<string, Tensor>
+                    {
+                        ["masks"] = masks,
+                        ["iou_predictions"] = pred.IouPredictions,
+                        ["low_res_logits"] = pred.LowResLogits,
+                        ["logits"] = logits.to_type(ScalarType.Float32),
+                    });
+                }
             }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new Sam2Exception($"writing the outputs failed: {e.Message}", e);
+            }
+            staged.Commit();
             Console.WriteLine($"{maskList.Count} mask(s); IoU predictions: {string.Join(" ", pred.IouPredictions.flatten().data<float>().ToArray().Select(v => v.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)))}");
             return 0;
         }));

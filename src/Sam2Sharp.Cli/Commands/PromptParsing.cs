@@ -30,9 +30,5 @@ public static class PromptParsing
         float.TryParse(s.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out v) && float.IsFinite(v);
 
     /// <summary>Refuses coordinates outside a W×H image, naming the option.</summary>
-    public static void CheckInside(string what, float x, float y, int width, int height)
-    {
-        if (x < 0 || y < 0 || x > width || y > height)
-            throw new Sam2Exception($"{what} ({x.ToString(CultureInfo.InvariantCulture)},{y.ToString(CultureInfo.InvariantCulture)}) is outside the {width}×{height} image");
-    }
+    public static void CheckInside(string what, float x, float y, int width, int height) => Imaging.ImageBounds.CheckInside(what, x, y, width, height);
 }

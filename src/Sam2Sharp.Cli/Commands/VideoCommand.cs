@@ -1,10 +1,8 @@
 using System.CommandLine;
-using System.Globalization;
 using Sam2Sharp.Imaging;
 using Sam2Sharp.IO;
 using Sam2Sharp.Video;
 using Spectre.Console;
-using static TorchSharp.torch;
 
 namespace Sam2Sharp.Cli.Commands;
 
@@ -32,9 +30,11 @@ public static class VideoCommand
         --overlay-video shows the frames that got an output, in frame order, each in its last state.
 
         Nothing is written under the given names until every step has run: outputs are written to hidden temporary
-        files/folders beside them (.NAME.partial-XXXXXXXX) and moved into place at the end; on an error they are deleted
-        and the exit code is 1 (a killed process may leave them behind). An existing --save-tensors or --overlay-video file
-        is replaced; --output must be a new or empty folder.
+        files/folders beside them (.NAME.partial-XXXXXXXX) and moved into place together at the end; on an error they are
+        deleted and the exit code is 1. While it runs, each output is locked (.NAME.sam2-lock): a second run writing a same
+        name fails at once. A run killed while moving its outputs is undone by the next run on those names (.NAME.sam2-commit).
+        An existing --save-tensors or --overlay-video file is replaced (a symbolic link, FIFO or device never is);
+        --output must be a new or empty folder.
         """;
 
     public static Command Create()
@@ -67,100 +67,33 @@ public static class VideoCommand
         // --- everything the user gave is checked before the model is loaded ---
         if (q.Output is null && q.Overlay is null && q.SaveTensors is null)
             throw new Sam2Exception("nothing to write: give --output, --overlay-video or --save-tensors");
-        string? outDir = q.Output is null ? null : StagedOutputs.CheckTarget("--output", q.Output, folder: true);
-        string? overlayPath = q.Overlay is null ? null : StagedOutputs.CheckTarget("--overlay-video", q.Overlay, folder: false);
-        string? tensorsPath = q.SaveTensors is null ? null : StagedOutputs.CheckTarget("--save-tensors", q.SaveTensors, folder: false);
-        var targets = new[] { outDir, overlayPath, tensorsPath }.Where(p => p is not null).ToList();
-        if (targets.Distinct(StringComparer.Ordinal).Count() != targets.Count) throw new Sam2Exception("two outputs have the same path");
-        if (q.Fps is { } f && !(f > 0 && double.IsFinite(f))) throw new Sam2Exception("--fps must be a positive number");
+        string? fps = q.Fps is { } f ? OverlayVideoWriter.FormatFrameRate(f, "--fps") : null;
         if (!File.Exists(q.Checkpoint)) throw new Sam2Exception($"checkpoint not found: {q.Checkpoint}");
-        string? encoder = null, frameRate = null;
-        if (overlayPath is not null)
-        {
-            if (!OverlayVideoWriter.Extensions.Contains(Path.GetExtension(overlayPath).ToLowerInvariant()))
-                throw new Sam2Exception($"--overlay-video {q.Overlay}: the name must end in one of {string.Join(", ", OverlayVideoWriter.Extensions)}");
-            encoder = OverlayVideoWriter.ChooseEncoder();
-            frameRate = q.Fps?.ToString("R", CultureInfo.InvariantCulture)
-                ?? (File.Exists(q.Input) ? OverlayVideoWriter.FrameRateOf(q.Input) : null) ?? "24";
-        }
-
         var frames = FrameSource.Open(q.Input);
         VideoSession? session = null;
         try
         {
             var steps = VideoSteps.Load(q.Prompts, frames);
-            bool labelMaps = outDir is not null || overlayPath is not null;
-            var allIds = steps.Select(ObjIdOf).Where(id => id is not null).Select(id => id!.Value).Distinct().Order().ToList();
-            if (labelMaps)
-            {
-                foreach (var s in steps)
-                    if (ObjIdOf(s) is { } id && id is < 1 or > 255)
-                        throw new Sam2Exception($"{q.Prompts}: step {s.Index} ({s.Op}), field 'obj_id': {id} cannot be stored in an indexed PNG (--output/--overlay-video need object ids 1 to 255)");
-                if (outDir is not null)
-                {
-                    var names = new HashSet<string>(StringComparer.Ordinal);
-                    for (int i = 0; i < frames.Count; i++)
-                        if (!names.Add(frames.Name(i))) throw new Sam2Exception($"--input {q.Input}: two frames are named {frames.Name(i)}, so their PNGs would collide");
-                }
-            }
+            using var outputs = VideoOutputs.Open(new VideoOutputOptions(
+                q.Output is null ? null : new OutputTarget("--output", q.Output, IsFolder: true),
+                q.Overlay is null ? null : new OutputTarget("--overlay-video", q.Overlay),
+                q.SaveTensors is null ? null : new OutputTarget("--save-tensors", q.SaveTensors),
+                fps, File.Exists(q.Input) ? q.Input : null), frames, steps, q.Prompts);
 
-            using var staged = new StagedOutputs();
             using var sam = Sam2Builder.Load(q.Config, q.Checkpoint, c => c.WithVideoPostprocessing() with { NonOverlapMasks = q.NonOverlapMasks });
             var predictor = new Sam2VideoPredictor(sam);
             session = predictor.InitState(frames);
-            using var tensors = tensorsPath is null ? null : new SafetensorsStreamWriter(staged.Scratch(tensorsPath));
-            var lastState = new SortedDictionary<int, byte[]>(); // frame → its latest label map, PNG-encoded (small)
-            int outputs = 0;
-            var framesWithOutput = new HashSet<int>();
-            int width = frames.Width, height = frames.Height;
-
-            void Emit(VideoFrameMasks r)
-            {
-                using (r)
-                {
-                    tensors?.Add($"s{outputs:D2}_logits", r.MaskLogits.squeeze(1));
-                    if (labelMaps)
-                    {
-                        using var ms = new MemoryStream();
-                        PalettePng.WriteIndexed(ms, LabelMap(r, height, width), width, height, PalettePng.DavisPalette);
-                        lastState[r.FrameIdx] = ms.ToArray();
-                    }
-                    framesWithOutput.Add(r.FrameIdx);
-                    outputs++;
-                }
-            }
-
+            var runner = new VideoStepRunner(predictor, session);
             bool interactive = !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
             foreach (var step in steps)
             {
-                int before = outputs;
-                try { RunStep(predictor, session, step, Emit, interactive); }
-                catch (Exception e)
-                {
-                    // One line naming the step, whatever went wrong inside the predictor.
-                    string msg = e is Sam2Exception ? e.Message : $"{e.GetType().Name}: {e.Message}";
-                    throw new Sam2Exception($"step {step.Index} ({step.Op}): {msg.Split('\n')[0].Trim()}", e);
-                }
-                Console.WriteLine($"step {step.Index} {step.Op}: {Describe(before, outputs)}; objects: {(session.ObjIds.Count == 0 ? "none" : string.Join(", ", session.ObjIds))}");
+                int before = outputs.Count;
+                if (interactive && step is PropagateStep) WithProgressBar(step, progress => Play(runner, step, outputs, progress));
+                else Play(runner, step, outputs, null);
+                Console.WriteLine($"step {step.Index} {step.Op}: {Describe(before, outputs.Count)}; objects: {(session.ObjIds.Count == 0 ? "none" : string.Join(", ", session.ObjIds))}");
             }
-
-            // --- all steps ran: write everything under temporary names, then move it into place ---
-            try
-            {
-                if (tensors is not null) tensors.Finish(staged.File(tensorsPath!));
-                if (outDir is not null)
-                {
-                    var dir = staged.Folder(outDir);
-                    foreach (var (frame, png) in lastState) File.WriteAllBytes(Path.Combine(dir, frames.Name(frame) + ".png"), png);
-                }
-                if (overlayPath is not null) WriteOverlay(staged.File(overlayPath), frames, lastState, allIds, frameRate!, encoder!);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new Sam2Exception($"writing the outputs failed: {e.Message}", e);
-            }
-            staged.Commit();
-            Console.WriteLine($"{outputs} output(s) for {framesWithOutput.Count} frame(s); wrote {string.Join(", ", targets)}");
+            outputs.Commit();
+            Console.WriteLine($"{outputs.Count} output(s) for {outputs.FrameCount} frame(s); wrote {string.Join(", ", outputs.Paths)}");
             return 0;
         }
         finally
@@ -170,105 +103,33 @@ public static class VideoCommand
         }
     }
 
+    static void Play(VideoStepRunner runner, VideoStep step, VideoOutputs outputs, IProgress<VideoStepProgress>? progress)
+    {
+        foreach (var r in runner.Play(step, progress))
+            using (r) outputs.Add(r);
+    }
+
+    /// <summary>Runs a propagation under a progress bar fed by the runner's progress reports.</summary>
+    static void WithProgressBar(VideoStep step, Action<IProgress<VideoStepProgress>> run) =>
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask($"step {step.Index} {step.Op}{(step is PropagateStep { Reverse: true } ? " (reverse)" : "")}");
+                run(new Reporter(p => { task.MaxValue = Math.Max(p.Total, 1); task.Value = p.Done; }));
+                task.Value = task.MaxValue;
+            });
+
+    /// <summary>Reports synchronously, on the thread that runs the step (Progress&lt;T&gt; would post to the thread pool).</summary>
+    sealed class Reporter(Action<VideoStepProgress> report) : IProgress<VideoStepProgress>
+    {
+        public void Report(VideoStepProgress value) => report(value);
+    }
+
     static string Describe(int before, int after) => (after - before) switch
     {
         0 => "no output",
         1 => $"output {before}",
         _ => $"outputs {before} to {after - 1}",
     };
-
-    static int? ObjIdOf(VideoStep s) => s switch
-    {
-        AddPointsStep a => a.ObjId,
-        AddBoxStep a => a.ObjId,
-        AddMaskStep a => a.ObjId,
-        ClearPromptsStep a => a.ObjId,
-        RemoveObjectStep a => a.ObjId,
-        _ => null,
-    };
-
-    static void RunStep(Sam2VideoPredictor p, VideoSession s, VideoStep step, Action<VideoFrameMasks> emit, bool interactive)
-    {
-        switch (step)
-        {
-            case AddPointsStep a:
-                emit(p.AddNewPointsOrBox(s, a.Frame, a.ObjId, a.Points, a.Labels, clearOldPoints: a.ClearOldPoints));
-                break;
-            case AddBoxStep a:
-                emit(p.AddNewPointsOrBox(s, a.Frame, a.ObjId, box: a.Box));
-                break;
-            case AddMaskStep a:
-                using (var m = a.MaskPath is null ? zeros(s.VideoHeight, s.VideoWidth, ScalarType.Bool)
-                       : a.MaskValue is int v ? MaskImages.ReadLabelTensor(a.MaskPath, v) : MaskImages.ReadPngTensor(a.MaskPath))
-                    emit(p.AddNewMask(s, a.Frame, a.ObjId, m));
-                break;
-            case ClearPromptsStep a:
-                emit(p.ClearAllPromptsInFrame(s, a.Frame, a.ObjId)!);
-                break;
-            case RemoveObjectStep a:
-                foreach (var r in p.RemoveObject(s, a.ObjId).Updated) emit(r);
-                break;
-            case ResetStep:
-                p.ResetState(s);
-                break;
-            case PropagateStep a:
-                var results = p.PropagateInVideo(s, a.StartFrame, a.MaxFrames, a.Reverse); // the preflight has run here
-                if (!interactive)
-                {
-                    foreach (var r in results) emit(r);
-                    break;
-                }
-                int total = FrameCount(s, a);
-                AnsiConsole.Progress()
-                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-                    .Start(ctx =>
-                    {
-                        var task = ctx.AddTask($"step {a.Index} propagate{(a.Reverse ? " (reverse)" : "")}", maxValue: Math.Max(total, 1));
-                        foreach (var r in results) { emit(r); task.Increment(1); }
-                        task.Value = task.MaxValue;
-                    });
-                break;
-            default:
-                throw new InvalidOperationException(step.Op);
-        }
-    }
-
-    /// <summary>How many frames a propagation visits (for the progress bar), the predictor's rule for its range.</summary>
-    static int FrameCount(VideoSession s, PropagateStep a)
-    {
-        int start = a.StartFrame ?? s.Objects.SelectMany(o => o.Output.CondFrameOutputs.Keys).DefaultIfEmpty(0).Min();
-        int max = a.MaxFrames ?? s.NumFrames;
-        return a.Reverse ? (start > 0 ? start - Math.Max(start - max, 0) + 1 : 0) : Math.Max(0, Math.Min(start + max, s.NumFrames - 1) - start + 1);
-    }
-
-    /// <summary>
-    /// The DAVIS label map of a frame: pixel = id of an object whose logit is &gt; 0, the smallest id where several are
-    /// (the reference's vos_inference paints objects from the largest id down), 0 for background.
-    /// </summary>
-    static byte[] LabelMap(VideoFrameMasks r, int height, int width)
-    {
-        using var scope = NewDisposeScope();
-        var label = zeros(height, width, ScalarType.Byte);
-        foreach (var (id, i) in r.ObjIds.Select((id, i) => (id, i)).OrderByDescending(x => x.id))
-            label = label.masked_fill(r.MaskLogits[i, 0] > 0, id);
-        return label.data<byte>().ToArray();
-    }
-
-    static void WriteOverlay(string path, IFrameSource frames, SortedDictionary<int, byte[]> lastState, List<int> allIds, string frameRate, string encoder)
-    {
-        using var writer = new OverlayVideoWriter(path, frames.Width, frames.Height, frameRate, encoder);
-        foreach (var (frame, png) in lastState)
-        {
-            var labels = PalettePng.Read(new MemoryStream(png), "label map").Samples;
-            // One mask per object id of the whole run, so an object keeps its colour on every frame.
-            var masks = allIds.Select(id =>
-            {
-                var m = new byte[labels.Length];
-                for (int i = 0; i < m.Length; i++) m[i] = labels[i] == id ? (byte)1 : (byte)0;
-                return m;
-            }).ToList();
-            writer.Write(MaskImages.Overlay(frames.Read(frame), masks));
-        }
-        writer.Finish();
-    }
 }

@@ -145,7 +145,7 @@ public static class VosInference
         {
             using (r)
             {
-                var perObj = Threshold(r.MaskLogits, r.ObjIds, o.ScoreThresh, frames.Width, frames.Height);
+                var perObj = LabelMap.Threshold(r.MaskLogits, r.ObjIds, o.ScoreThresh);
                 VosMasks.WriteFrame(Path.Combine(o.OutputMaskDir, videoName), names[r.FrameIdx], perObj, frames.Width, frames.Height, o.Layout, palette);
             }
         }
@@ -211,7 +211,7 @@ public static class VosInference
                 for (int i = 0; i < objectIds.Count; i++)
                     if (scores[objectIds[i]].TryGetValue(f, out var s)) all[TensorIndex.Slice(i, i + 1)] = s.unsqueeze(0);
                 if (o.Layout == VosLayout.Palette) all = Modeling.Sam2Base.ApplyNonOverlappingConstraints(all);
-                var perObj = Threshold(all, objectIds, o.ScoreThresh, w, h);
+                var perObj = LabelMap.Threshold(all, objectIds, o.ScoreThresh);
                 VosMasks.WriteFrame(Path.Combine(o.OutputMaskDir, videoName), names[f], perObj, w, h, o.Layout, palette);
             }
         }
@@ -223,17 +223,4 @@ public static class VosInference
     }
 
     static Tensor MaskTensor(bool[] mask, int width, int height) => tensor(mask, new long[] { height, width });
-
-    /// <summary>Objects × 1 × H × W logits → per-object on/off pixels (row-major).</summary>
-    static Dictionary<int, bool[]> Threshold(Tensor logits, IReadOnlyList<int> objIds, double thresh, int width, int height)
-    {
-        using var on = (logits > thresh).reshape(objIds.Count, (long)height * width).cpu();
-        var result = new Dictionary<int, bool[]>();
-        for (int i = 0; i < objIds.Count; i++)
-        {
-            using var row = on[i];
-            result[objIds[i]] = row.data<bool>().ToArray();
-        }
-        return result;
-    }
 }

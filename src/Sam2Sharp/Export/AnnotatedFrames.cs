@@ -96,17 +96,8 @@ public sealed class AnnotatedFrames
     /// The DAVIS label map of a frame (row-major, pixel = object id, 0 background): where objects overlap the smallest
     /// id wins, as the reference's vos_inference paints them. Ids must be 1 to 255.
     /// </summary>
-    public byte[] LabelMap(int frame)
-    {
-        var label = new byte[Width * Height];
-        foreach (var (id, rle) in On(frame).OrderByDescending(kv => kv.Key))
-        {
-            if (id is < 1 or > 255) throw new Sam2Exception($"object {id} cannot be stored in an indexed PNG (object ids 1 to 255)");
-            var m = AmgUtils.RleToMaskArray(rle);
-            for (int i = 0; i < m.Length; i++) if (m[i]) label[i] = (byte)id;
-        }
-        return label;
-    }
+    public byte[] LabelMap(int frame) =>
+        IO.LabelMap.Compose(On(frame).Select(kv => KeyValuePair.Create(kv.Key, AmgUtils.RleToMaskArray(kv.Value))), Width * Height);
 
     /// <summary>An object's mask on a frame, row-major, 1 = on (all zero when it has none).</summary>
     public byte[] Mask(int frame, int objId)

@@ -11,9 +11,18 @@ namespace Sam2Sharp.IO;
 /// </summary>
 public sealed class OverlayVideoWriter : IDisposable
 {
-    const string OverlayNeeds = "--overlay-video";
+    const string OverlayNeeds = "writing an overlay video";
 
+    /// <summary>The file name endings an overlay video may have.</summary>
     public static readonly string[] Extensions = [".mp4", ".mkv", ".mov", ".avi"];
+
+    /// <summary>The highest frame rate accepted (ffmpeg's encoders refuse absurd rates only after every frame is computed).</summary>
+    public const double MaxFrameRate = 1000;
+
+    /// <summary>A frame rate as ffmpeg reads it, refusing zero, negative, non-finite and absurd values.</summary>
+    public static string FormatFrameRate(double fps, string label) =>
+        fps > 0 && fps <= MaxFrameRate ? fps.ToString("R", CultureInfo.InvariantCulture)
+        : throw new Sam2Exception($"{label} must be a number above 0 and at most {MaxFrameRate.ToString(CultureInfo.InvariantCulture)}, got {fps.ToString(CultureInfo.InvariantCulture)}");
 
     readonly Process process;
     readonly Stream input;
@@ -31,7 +40,7 @@ public sealed class OverlayVideoWriter : IDisposable
             .Where(p => p.Length >= 2 && p[0].StartsWith('V')).Select(p => p[1]).ToHashSet();
         if (names.Contains("libx264")) return "libx264";
         if (names.Contains("mpeg4")) return "mpeg4";
-        throw new Sam2Exception("this ffmpeg has neither the libx264 nor the mpeg4 encoder; --overlay-video cannot be written");
+        throw new Sam2Exception("this ffmpeg has neither the libx264 nor the mpeg4 encoder; an overlay video cannot be written");
     }
 
     /// <summary>The frame rate of a video file as ffprobe reports it (e.g. "30000/1001"), or null if unknown.</summary>
@@ -46,6 +55,7 @@ public sealed class OverlayVideoWriter : IDisposable
         return ok ? rate : null;
     }
 
+    /// <summary>Starts ffmpeg writing <paramref name="path"/> (its format from the extension).</summary>
     public OverlayVideoWriter(string path, int width, int height, string frameRate, string encoder)
     {
         this.path = path; this.width = width; this.height = height;
@@ -64,6 +74,7 @@ public sealed class OverlayVideoWriter : IDisposable
         input = process.StandardInput.BaseStream;
     }
 
+    /// <summary>Appends a frame of the video's size.</summary>
     public void Write(RgbImage frame)
     {
         if (frame.Width != width || frame.Height != height)
@@ -72,6 +83,7 @@ public sealed class OverlayVideoWriter : IDisposable
         catch (IOException) { throw Failure(); }
     }
 
+    /// <summary>Ends the stream and waits for ffmpeg to finish the file.</summary>
     public void Finish()
     {
         try { input.Close(); }

@@ -118,12 +118,7 @@ public static class VosMasks
         if (palette.Length > 768) palette = palette[..768];
         if (layout == VosLayout.Palette)
         {
-            var map = new byte[width * height];
-            foreach (int id in perObj.Keys.OrderDescending())
-            {
-                var m = perObj[id];
-                for (int p = 0; p < map.Length; p++) if (m[p]) map[p] = unchecked((byte)id);
-            }
+            var map = LabelMap.Compose(perObj, width * height);
             PalettePng.WriteIndexed(Path.Combine(videoDir, frameName + ".png"), map, width, height, palette);
             return;
         }

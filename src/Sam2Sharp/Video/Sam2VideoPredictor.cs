@@ -129,23 +129,28 @@ public sealed class Sam2VideoPredictor(Sam2Base model)
     public IEnumerable<VideoFrameMasks> PropagateInVideo(VideoSession s, int? startFrameIdx = null, int? maxFrameNumToTrack = null, bool reverse = false)
     {
         PropagateInVideoPreflight(s);
+        var order = PropagationFrames(s, startFrameIdx, maxFrameNumToTrack, reverse);
+        return PropagateFrames(s, order, reverse);
+    }
+
+    /// <summary>The frames a propagation visits, in order: from <paramref name="startFrameIdx"/> (default: the first
+    /// frame with a prompt) for at most <paramref name="maxFrameNumToTrack"/> frames after it, backward if <paramref name="reverse"/>.</summary>
+    public IReadOnlyList<int> PropagationFrames(VideoSession s, int? startFrameIdx = null, int? maxFrameNumToTrack = null, bool reverse = false)
+    {
         if (startFrameIdx is { } sf) CheckFrame(s, sf);
         int numFrames = s.NumFrames;
-        int start = startFrameIdx ?? s.Objects.SelectMany(o => o.Output.CondFrameOutputs.Keys).Min();
+        // Prompts not yet moved into the memory bank (before the preflight) count as prompted frames too.
+        int start = startFrameIdx ?? s.Objects.SelectMany(o => o.Output.CondFrameOutputs.Keys.Concat(o.TempOutput.CondFrameOutputs.Keys))
+            .DefaultIfEmpty(0).Min();
         int max = maxFrameNumToTrack ?? numFrames;
         if (max < 0) throw new Sam2Exception("max_frames must not be negative");
-        IEnumerable<int> order;
         if (reverse)
         {
             int end = Math.Max(start - max, 0);
-            order = start > 0 ? Enumerable.Range(end, start - end + 1).Reverse() : Enumerable.Empty<int>();
+            return start > 0 ? Enumerable.Range(end, start - end + 1).Reverse().ToList() : [];
         }
-        else
-        {
-            int end = Math.Min(start + max, numFrames - 1);
-            order = Enumerable.Range(start, Math.Max(0, end - start + 1));
-        }
-        return PropagateFrames(s, order, reverse);
+        int last = Math.Min(start + max, numFrames - 1);
+        return Enumerable.Range(start, Math.Max(0, last - start + 1)).ToList();
     }
 
     IEnumerable<VideoFrameMasks> PropagateFrames(VideoSession s, IEnumerable<int> order, bool reverse)
