@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Installs the system packages Sam2Sharp uses (ffmpeg for video files). Idempotent.
+# Installs the system packages Sam2Sharp uses (ffmpeg for video files; Chromium and its driver for the
+# annotator's browser test). Idempotent.
 set -euo pipefail
 need=()
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq

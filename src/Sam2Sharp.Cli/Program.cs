@@ -17,6 +17,8 @@ root.Subcommands.Add(SynthCommand.Create());
 root.Subcommands.Add(AmgCommand.Create());
 root.Subcommands.Add(PlotLossCommand.Create());
 root.Subcommands.Add(ModelsCommand.Create());
+root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(BenchServeCommand.Create());
 
 var verbose = new Option<bool>("--verbose") { Description = "On an internal error, print the full exception", Recursive = true };
 root.Options.Add(verbose);

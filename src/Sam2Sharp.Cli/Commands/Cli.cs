@@ -18,9 +18,12 @@ public static class Cli
     /// <summary>Print the full exception of an internal error (set from the root's <c>--verbose</c>).</summary>
     public static bool Verbose { get; set; }
 
-    public static int Run(Func<int> action)
+    public static int Run(Func<int> action) => RunAsync(() => Task.FromResult(action())).GetAwaiter().GetResult();
+
+    /// <summary>The same for an action that awaits (a server that runs until Ctrl-C).</summary>
+    public static async Task<int> RunAsync(Func<Task<int>> action)
     {
-        try { return action(); }
+        try { return await action(); }
         catch (Sam2Exception e)
         {
             Console.Error.WriteLine($"error: {ToFlags(FirstLine(e.Message))}");

@@ -11,6 +11,15 @@ public static class Stats
         return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
     }
 
+    /// <summary>The nearest-rank percentile <paramref name="p"/> (0-100) of the values.</summary>
+    public static double Percentile(IEnumerable<double> values, double p)
+    {
+        var v = values.OrderBy(x => x).ToArray();
+        if (v.Length == 0) throw new ArgumentException("no values");
+        int rank = (int)Math.Ceiling(p / 100.0 * v.Length);
+        return v[Math.Clamp(rank - 1, 0, v.Length - 1)];
+    }
+
     /// <summary>Median wall time in ms of <paramref name="n"/> runs after one warm-up run.</summary>
     public static double MedianMs(int n, Action action)
     {

@@ -103,12 +103,34 @@ public sealed class RgbImage
     /// <summary>Encodes as an 8-bit RGB PNG.</summary>
     public void SavePng(string path)
     {
+        var rgba = ToOpaqueRgba();
+        PngWriter.Write(path, rgba, Width, Height, SKColorType.Rgba8888, SKAlphaType.Opaque, 4);
+    }
+
+    /// <summary>The pixels as RGBA8888 with alpha 255, the layout Skia encodes from.</summary>
+    byte[] ToOpaqueRgba()
+    {
         var rgba = new byte[Width * Height * 4];
         for (int i = 0, j = 0; j < Data.Length; i += 4, j += 3)
         {
             rgba[i] = Data[j]; rgba[i + 1] = Data[j + 1]; rgba[i + 2] = Data[j + 2]; rgba[i + 3] = 255;
         }
-        PngWriter.Write(path, rgba, Width, Height, SKColorType.Rgba8888, SKAlphaType.Opaque, 4);
+        return rgba;
+    }
+
+    /// <summary>Encodes as a baseline JPEG (quality 1-100), e.g. to show a frame in a browser.</summary>
+    public byte[] EncodeJpeg(int quality = 90)
+    {
+        var rgba = ToOpaqueRgba();
+        var info = new SKImageInfo(Width, Height, SKColorType.Rgba8888, SKAlphaType.Opaque);
+        var handle = GCHandle.Alloc(rgba, GCHandleType.Pinned);
+        try
+        {
+            using var pixmap = new SKPixmap(info, handle.AddrOfPinnedObject(), Width * 4);
+            using var encoded = pixmap.Encode(new SKJpegEncoderOptions(Math.Clamp(quality, 1, 100), SKJpegEncoderDownsample.Downsample420, SKJpegEncoderAlphaOption.Ignore));
+            return encoded?.ToArray() ?? throw new Sam2Exception("cannot encode the image as JPEG");
+        }
+        finally { handle.Free(); }
     }
 
     /// <summary>The pixels as a uint8 tensor H×W×3.</summary>

@@ -1,0 +1,104 @@
+using Sam2Sharp.Export;
+using Sam2Sharp.Imaging;
+using Sam2Sharp.Video;
+
+namespace Sam2Sharp.Server;
+
+/// <summary>Which way a propagation goes from its start frame.</summary>
+public enum PropagationDirection { Forward, Backward, Both }
+
+/// <summary>A video session: the library's <see cref="Sam2VideoPredictor"/> and <see cref="VideoSession"/> do the tracking.</summary>
+public sealed class VideoAnnotation : AnnotationSession
+{
+    readonly Sam2VideoPredictor predictor;
+    readonly VideoSession session;
+
+    /// <summary>Opens the frames (taking ownership) and embeds the first, as the predictor's InitState does.</summary>
+    public VideoAnnotation(Sam2VideoPredictor predictor, IFrameSource frames, string? tempFolder) : base(tempFolder)
+    {
+        this.predictor = predictor;
+        session = predictor.InitState(frames);
+        Annotations = new AnnotatedFrames(frames.Width, frames.Height, Enumerable.Range(0, frames.Count).Select(frames.Name).ToList());
+    }
+
+    public override string Kind => "video";
+    public override int NumFrames => session.NumFrames;
+    public override int Width => session.VideoWidth;
+    public override int Height => session.VideoHeight;
+    public override AnnotatedFrames Annotations { get; }
+    public IFrameSource Frames => session.Frames;
+
+    public override RgbImage ReadFrame(int frame)
+    {
+        CheckFrame(frame);
+        return session.Frames.Read(frame);
+    }
+
+    FrameMasks Record(VideoFrameMasks r)
+    {
+        using (r)
+        {
+            Annotations.Set(r.FrameIdx, r.ObjIds, r.MaskLogits);
+            return MasksOn(r.FrameIdx);
+        }
+    }
+
+    public override FrameMasks Prompt(int frame, int objId, float[,]? points, int[]? labels, float[]? box, bool clearOldPoints)
+    {
+        CheckFrame(frame);
+        return Record(predictor.AddNewPointsOrBox(session, frame, objId, points, labels, clearOldPoints, box: box));
+    }
+
+    void CheckObject(int objId)
+    {
+        if (session.IndexOf(objId) < 0)
+            throw ApiException.NotFound($"object {objId} does not exist (objects: {(session.ObjIds.Count == 0 ? "none" : string.Join(", ", session.ObjIds))})");
+    }
+
+    public override FrameMasks ClearPrompts(int frame, int objId)
+    {
+        CheckFrame(frame);
+        CheckObject(objId);
+        var r = predictor.ClearAllPromptsInFrame(session, frame, objId)!;
+        // The cleared object keeps no mask on that frame until it is tracked again.
+        Annotations.Remove(frame, objId);
+        return Record(r);
+    }
+
+    public override IReadOnlyList<FrameMasks> RemoveObject(int objId)
+    {
+        CheckObject(objId);
+        var (_, updated) = predictor.RemoveObject(session, objId);
+        Annotations.RemoveObject(objId);
+        return updated.Select(Record).ToList();
+    }
+
+    /// <summary>The runs of a propagation (forward, backward, or forward then backward): start, direction and frame count,
+    /// by the predictor's own rule for which frames a propagation visits.</summary>
+    public IReadOnlyList<(int Start, bool Reverse, int Count)> PropagationRuns(int? startFrame, PropagationDirection direction, int? maxFrames)
+    {
+        if (session.Objects.Count == 0) throw ApiException.BadRequest("no object has prompts yet; click on an object first");
+        if (startFrame is { } s) CheckFrame(s);
+        if (maxFrames is < 0) throw ApiException.BadRequest("field 'max_frames' must not be negative");
+        var runs = new List<(int, bool, int)>();
+        foreach (bool reverse in new[] { false, true })
+        {
+            if (reverse ? direction == PropagationDirection.Forward : direction == PropagationDirection.Backward) continue;
+            var frames = predictor.PropagationFrames(session, startFrame, maxFrames, reverse);
+            // "both" starts its backward run where the forward one started.
+            int start = startFrame ?? (runs.Count > 0 ? runs[0].Item1 : frames.Count > 0 ? frames[0] : 0);
+            runs.Add((start, reverse, frames.Count));
+        }
+        return runs;
+    }
+
+    /// <summary>Tracks every object through the runs, lazily: each step of the enumeration is one frame.</summary>
+    public IEnumerable<FrameMasks> Propagate(IReadOnlyList<(int Start, bool Reverse, int Count)> runs, int? maxFrames)
+    {
+        foreach (var (start, reverse, _) in runs)
+            foreach (var r in predictor.PropagateInVideo(session, start, maxFrames, reverse))
+                yield return Record(r);
+    }
+
+    protected override void DisposeState() => session.Dispose();
+}
