@@ -54,7 +54,7 @@ public class PrecisionAgreementTests(ITestOutputHelper output)
         var c = Golden.Case(folder, name);
         var exp = Golden.Tensors(Path.Combine(folder, c.GetProperty("expected").GetString()!));
         using var model = VideoPredictorGoldenTests.Model(folder, c, new Sam2ModelOptions { Precision = Sam2Precision.BFloat16 });
-        var predictor = new Sam2VideoPredictor(model);
+        var predictor = new Sam2VideoPredictor(model, VideoPredictorGoldenTests.PredictorOptions(c));
         using var session = predictor.InitState(Path.Combine(folder, c.GetProperty("video").GetString()!));
         double minIou = 1, meanErrMax = 0;
         int rows = 0, presenceFlips = 0;
