@@ -1,6 +1,6 @@
 using System.CommandLine;
-using System.Text.Json;
 using Sam2Sharp.Amg;
+using Sam2Sharp.IO;
 using Sam2Sharp.Imaging;
 
 namespace Sam2Sharp.Cli.Commands;
@@ -48,7 +48,7 @@ public static class AmgCommand
             string? jsonPath = r.GetValue(outputJson), dirPath = r.GetValue(outputDir), overlayPath = r.GetValue(overlay);
             if (jsonPath is null && dirPath is null && overlayPath is null)
                 throw new Sam2Exception("nothing to write: give --output-json, --output-dir or --overlay");
-            var grids = r.GetValue(pointGrids) is { } gridFile ? ReadPointGrids(gridFile) : null;
+            var grids = r.GetValue(pointGrids) is { } gridFile ? PointGridsFile.Read(gridFile) : null;
             var options = new AmgOptions
             {
                 PointsPerSide = r.GetValue(pointsPerSide) ?? (grids is null ? d.PointsPerSide : null),
@@ -69,154 +69,43 @@ public static class AmgCommand
                 MultimaskOutput = r.GetValue(multimask),
             };
             options.Validate();
-            foreach (var (opt, path) in new[] { ("--output-json", jsonPath), ("--overlay", overlayPath) })
-                if (path is not null) CheckParentExists(opt, path);
-            if (dirPath is not null && File.Exists(dirPath)) throw new Sam2Exception($"--output-dir {dirPath} is a file");
             var img = RgbImage.Load(r.GetValue(image)!);
+            // The outputs are checked and locked before the model is loaded, and committed together at the end.
+            var targets = new List<OutputTarget>();
+            if (jsonPath is not null) targets.Add(new OutputTarget("--output-json", jsonPath));
+            if (dirPath is not null) targets.Add(new OutputTarget("--output-dir", dirPath, IsFolder: true));
+            if (overlayPath is not null) targets.Add(new OutputTarget("--overlay", overlayPath));
+            using var staged = StagedOutputs.Open(targets);
 
             List<MaskAnnotation> anns;
             using (var sam = model.Load(r))
             using (var generator = new Sam2AutomaticMaskGenerator(sam, options))
                 anns = ProgressDisplay.Run("masks", quiet: !ProgressDisplay.IsInteractive(false), progress => generator.Generate(img, progress));
 
-            var json = jsonPath is null ? null : ToJson(anns);
+            var json = jsonPath is null ? null : MaskAnnotationJson.Serialize(anns);
             var masks = dirPath is null && overlayPath is null ? null
                 : anns.Select(a => a.Segmentation.ToMaskArray().Select(v => v ? (byte)1 : (byte)0).ToArray()).ToList();
             try
             {
-                if (json is not null) File.WriteAllBytes(jsonPath!, json);
+                if (json is not null) File.WriteAllBytes(staged.File(jsonPath!), json);
                 if (dirPath is not null)
                 {
-                    Directory.CreateDirectory(dirPath);
+                    var dir = staged.Folder(dirPath);
                     for (int i = 0; i < masks!.Count; i++)
-                        MaskImages.WritePng(Path.Combine(dirPath, $"mask_{i:D3}.png"), masks[i], img.Width, img.Height);
+                        MaskImages.WritePng(Path.Combine(dir, $"mask_{i:D3}.png"), masks[i], img.Width, img.Height);
                 }
                 // Largest first, so that small masks stay visible on top.
                 if (overlayPath is not null)
-                    MaskImages.WriteOverlay(overlayPath, img, masks!.Select((m, i) => (m, i)).OrderByDescending(t => anns[t.i].Area).Select(t => t.m).ToList());
+                    MaskImages.WriteOverlay(staged.File(overlayPath), img, masks!.Select((m, i) => (m, i)).OrderByDescending(t => anns[t.i].Area).Select(t => t.m).ToList());
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 throw new Sam2Exception($"cannot write output: {e.Message}", e);
             }
+            staged.Commit();
             Console.WriteLine($"{anns.Count} mask(s)");
             return 0;
         }));
         return cmd;
-    }
-
-    static void CheckParentExists(string option, string path)
-    {
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir is not null && !Directory.Exists(dir)) throw new Sam2Exception($"{option} {path}: directory {dir} does not exist");
-        if (Directory.Exists(path)) throw new Sam2Exception($"{option} {path} is a directory");
-    }
-
-    /// <summary>Point grids from a JSON file: a list of grids, each a list of [x, y] in [0, 1].</summary>
-    static List<double[,]> ReadPointGrids(string path)
-    {
-        if (!File.Exists(path)) throw new Sam2Exception($"--point-grids file not found: {path}");
-        try
-        {
-            using var doc = JsonDocument.Parse(File.ReadAllText(path));
-            var grids = new List<double[,]>();
-            foreach (var g in doc.RootElement.EnumerateArray())
-            {
-                var pts = g.EnumerateArray().Select(p => p.EnumerateArray().Select(v => v.GetDouble()).ToArray()).ToList();
-                var grid = new double[pts.Count, 2];
-                for (int i = 0; i < pts.Count; i++)
-                {
-                    if (pts[i].Length != 2) throw new Sam2Exception($"--point-grids {path}: every point must be [x, y]");
-                    grid[i, 0] = pts[i][0]; grid[i, 1] = pts[i][1];
-                }
-                grids.Add(grid);
-            }
-            return grids;
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
-        {
-            throw new Sam2Exception($"--point-grids {path} is not a JSON list of lists of [x, y] points ({e.Message.Split('\n')[0]})");
-        }
-    }
-
-    /// <summary>The annotations with the reference's keys, in its order (UTF-8 JSON).</summary>
-    public static byte[] ToJson(IReadOnlyList<MaskAnnotation> anns)
-    {
-        using var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms))
-        {
-            w.WriteStartArray();
-            foreach (var a in anns)
-            {
-                w.WriteStartObject();
-                w.WritePropertyName("segmentation");
-                WriteSegmentation(w, a.Segmentation);
-                w.WriteNumber("area", a.Area);
-                WriteArray(w, "bbox", a.Bbox);
-                w.WritePropertyName("predicted_iou");
-                WriteDouble(w, a.PredictedIou);
-                w.WriteStartArray("point_coords");
-                foreach (var p in a.PointCoords) WriteArray(w, null, p);
-                w.WriteEndArray();
-                w.WritePropertyName("stability_score");
-                WriteDouble(w, a.StabilityScore);
-                WriteArray(w, "crop_box", a.CropBox);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-        }
-        return ms.ToArray();
-    }
-
-    static void WriteSegmentation(Utf8JsonWriter w, MaskSegmentation s)
-    {
-        switch (s.Mode)
-        {
-            case AmgOutputMode.BinaryMask:
-                w.WriteStartArray();
-                for (int y = 0; y < s.Height; y++)
-                {
-                    w.WriteStartArray();
-                    for (int x = 0; x < s.Width; x++) w.WriteNumberValue(s.Mask![y * s.Width + x] ? 1 : 0);
-                    w.WriteEndArray();
-                }
-                w.WriteEndArray();
-                break;
-            case AmgOutputMode.UncompressedRle:
-                w.WriteStartObject();
-                WriteSize(w, s);
-                w.WriteStartArray("counts");
-                foreach (var c in s.Rle!.Counts) w.WriteNumberValue(c);
-                w.WriteEndArray();
-                w.WriteEndObject();
-                break;
-            default:
-                w.WriteStartObject();
-                WriteSize(w, s);
-                w.WriteString("counts", s.CocoRle!.Counts);
-                w.WriteEndObject();
-                break;
-        }
-    }
-
-    // JSON has no NaN (a stability score of two empty masks): written as null.
-    static void WriteDouble(Utf8JsonWriter w, double v)
-    {
-        if (double.IsFinite(v)) w.WriteNumberValue(v); else w.WriteNullValue();
-    }
-
-    static void WriteSize(Utf8JsonWriter w, MaskSegmentation s)
-    {
-        w.WriteStartArray("size");
-        w.WriteNumberValue(s.Height);
-        w.WriteNumberValue(s.Width);
-        w.WriteEndArray();
-    }
-
-    static void WriteArray(Utf8JsonWriter w, string? name, double[] values)
-    {
-        if (name is null) w.WriteStartArray(); else w.WriteStartArray(name);
-        foreach (var v in values) WriteDouble(w, v);
-        w.WriteEndArray();
     }
 }
