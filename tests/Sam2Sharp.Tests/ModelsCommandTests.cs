@@ -122,18 +122,8 @@ public sealed class ModelsCommandTests : IDisposable
     public void TrainTakesItsStartingWeightsByName()
     {
         var registry = ModelHubTests.ServeMicro(_server, _dir);
-        var yaml = TrainingDataTests.WriteRunYaml(_dir, "imgs", "gts", null, """
-            prompts:
-              prob_to_use_pt_input: 0
-              num_frames_to_correct: 1
-              num_init_cond_frames: 1
-            optim:
-              freeze_image_encoder: true
-            run:
-              steps: 1
-            """);
-        var inputs = Golden.Tensors(Path.Combine(ModelHubTests.MicroFolder, "train", "inputs.safetensors"));
-        var source = new TrainerTests.FixedClip(inputs["img_batch"][torch.TensorIndex.Slice(0, 2)], inputs["masks"][torch.TensorIndex.Slice(0, 2)]);
+        var yaml = TrainerTests.OneStepYaml(_dir);
+        var source = TrainerTests.FixedClip.Golden(ModelHubTests.MicroFolder);
         (int, string) Train(params string[] args) => TestCli.RunCapturingErrors(TrainCommand.Create((_, _) => source), ["train", "-c", yaml, "-q", .. args]);
 
         var (rc, err) = Train("--model", "micro", "--models", registry);

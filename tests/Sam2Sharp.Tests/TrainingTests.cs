@@ -251,7 +251,26 @@ public class TrainerTests(Xunit.Abstractions.ITestOutputHelper log)
     {
         public BatchedVideoDatapoint Next(long step, Random rng) =>
             TrainingGoldenTests.Batch(new() { ["img_batch"] = img.clone(), ["masks"] = masks.clone() });
+
+        /// <summary>The first two frames of the golden training clip of <paramref name="folder"/>, every step.</summary>
+        public static FixedClip Golden(string folder)
+        {
+            var inputs = Sam2Sharp.Tests.Golden.Tensors(Path.Combine(folder, "train", "inputs.safetensors"));
+            return new FixedClip(inputs["img_batch"][TensorIndex.Slice(0, 2)], inputs["masks"][TensorIndex.Slice(0, 2)]);
+        }
     }
+
+    /// <summary>A run YAML for one step on mask prompts with the image encoder frozen (the train command tests).</summary>
+    internal static string OneStepYaml(string dir) => TrainingDataTests.WriteRunYaml(dir, "imgs", "gts", null, """
+        prompts:
+          prob_to_use_pt_input: 0
+          num_frames_to_correct: 1
+          num_init_cond_frames: 1
+        optim:
+          freeze_image_encoder: true
+        run:
+          steps: 1
+        """);
 
     [Fact]
     public void RunWritesLogAndCheckpointsAndResumes()
@@ -289,8 +308,7 @@ public class TrainerTests(Xunit.Abstractions.ITestOutputHelper log)
             Assert.Equal(0.1, cfg.Model.DropPathRate);
             Assert.Equal(0.5, cfg.Prompts.ProbToUsePtInput);
 
-            var inputs = Golden.Tensors(Path.Combine(folder, "train", "inputs.safetensors"));
-            var source = new FixedClip(inputs["img_batch"][TensorIndex.Slice(0, 2)], inputs["masks"][TensorIndex.Slice(0, 2)]);
+            var source = FixedClip.Golden(folder);
             double firstRunStep1;
             Dictionary<string, Tensor> firstRunWeights;
             using (var t = new Sam2Trainer(cfg, source, resume: false))
@@ -332,18 +350,8 @@ public class TrainerTests(Xunit.Abstractions.ITestOutputHelper log)
         var dir = Directory.CreateTempSubdirectory("sam2cli");
         try
         {
-            var yaml = TrainingDataTests.WriteRunYaml(dir.FullName, "imgs", "gts", null, """
-                prompts:
-                  prob_to_use_pt_input: 0
-                  num_frames_to_correct: 1
-                  num_init_cond_frames: 1
-                optim:
-                  freeze_image_encoder: true
-                run:
-                  steps: 1
-                """);
-            var inputs = Golden.Tensors(Path.Combine(folder, "train", "inputs.safetensors"));
-            var source = new FixedClip(inputs["img_batch"][TensorIndex.Slice(0, 2)], inputs["masks"][TensorIndex.Slice(0, 2)]);
+            var yaml = OneStepYaml(dir.FullName);
+            var source = FixedClip.Golden(folder);
             int resolutionAsked = 0;
             int Run(params string[] args) =>
                 TestCli.Run(Sam2Sharp.Cli.Commands.TrainCommand.Create((c, size) => { resolutionAsked = size; return source; }), args);
