@@ -53,6 +53,26 @@ public sealed class FrameOutput : IDisposable
     /// <summary>The memory's position encoding (shared by every frame of a session: not owned).</summary>
     public IReadOnlyList<Tensor>? MaskmemPosEnc { get; set; }
 
+    /// <summary>
+    /// Object <paramref name="k"/> of a batched output (batch size 1, its own copies, in the current dispose scope),
+    /// so that each object's memory bank owns and frees its own tensors.
+    /// </summary>
+    internal FrameOutput Object(int k)
+    {
+        Tensor One(Tensor t) => t[TensorIndex.Slice(k, k + 1)].clone();
+        return new FrameOutput
+        {
+            PointInputs = PointInputs,
+            MaskInputs = MaskInputs,
+            PredMasks = One(PredMasks),
+            PredMasksHighRes = PredMasksHighRes is null ? null : One(PredMasksHighRes),
+            ObjPtr = One(ObjPtr),
+            ObjectScoreLogits = ObjectScoreLogits is null ? null : One(ObjectScoreLogits),
+            MaskmemFeatures = MaskmemFeatures is null ? null : One(MaskmemFeatures),
+            MaskmemPosEnc = MaskmemPosEnc?.Select(One).ToList(),
+        };
+    }
+
     /// <summary>Moves the tensors a step computed (not the prompts it was given) out of the current dispose scope.</summary>
     public FrameOutput Keep()
     {

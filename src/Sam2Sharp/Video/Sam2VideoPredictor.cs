@@ -186,26 +186,30 @@ public sealed class Sam2VideoPredictor
             VideoFrameMasks result;
             using (InferenceScope.Start())
             {
-                var perObj = new List<Tensor>();
-                foreach (var obj in s.Objects)
+                var perObj = new Tensor[s.Objects.Count];
+                var toTrack = new List<int>();
+                for (int i = 0; i < s.Objects.Count; i++)
                 {
-                    Tensor predMasks;
+                    var obj = s.Objects[i];
                     if (obj.Memory.CondFrameOutputs.TryGetValue(frameIdx, out var condOut))
                     {
-                        predMasks = condOut.PredMasks;
+                        perObj[i] = condOut.PredMasks;
                         if (Options.ClearNonCondMemAroundInput) obj.Memory.ClearNonCondAround(frameIdx, radius);
                     }
-                    else
-                    {
-                        var current = RunSingleFrameInference(s, obj.Memory, frameIdx, false, null, null, reverse, runMemEncoder: true);
-                        obj.Memory.Store(frameIdx, current, isCond: false);
-                        predMasks = current.PredMasks;
-                    }
+                    else toTrack.Add(i);
+                }
+                var tracked = TrackObjects(s, toTrack.Select(i => s.Objects[i].Memory).ToList(), frameIdx, reverse);
+                for (int k = 0; k < toTrack.Count; k++)
+                {
+                    s.Objects[toTrack[k]].Memory.Store(frameIdx, tracked[k], isCond: false);
+                    perObj[toTrack[k]] = tracked[k].PredMasks;
+                }
+                foreach (var obj in s.Objects)
+                {
                     obj.MarkTracked(frameIdx, reverse);
-                    perObj.Add(predMasks);
                     if (spillBehind is { } behind) obj.Memory.Spill(reverse ? frameIdx + behind : frameIdx - behind, s.Spill);
                 }
-                var all = perObj.Count > 1 ? cat(perObj, 0) : perObj[0];
+                var all = perObj.Length > 1 ? cat(perObj, 0) : perObj[0];
                 result = new VideoFrameMasks(frameIdx, objIds, VideoResMasks(s, all).MoveToOuterDisposeScope());
             }
             progress?.Report(new PropagationProgress(frameIdx, done + 1, order.Count));
@@ -325,6 +329,26 @@ public sealed class Sam2VideoPredictor
         var feats = GetImageFeature(s, frameIdx);
         var current = Model.TrackStep(frameIdx, isInitCondFrame, feats, pointInputs, maskInputs, output, s.NumFrames,
             reverse, runMemEncoder, prevSamMaskLogits);
+        return Compact(s, current, pointInputs, maskInputs);
+    }
+
+    /// <summary>
+    /// Tracks objects without prompts on a frame (propagation), their memory banks given: as batches of objects with
+    /// memory banks of the same shape (<see cref="Sam2VideoPredictorOptions.BatchObjects"/>), else one at a time.
+    /// </summary>
+    IReadOnlyList<FrameOutput> TrackObjects(VideoSession s, IReadOnlyList<MemoryBank> banks, int frameIdx, bool reverse)
+    {
+        if (!Options.BatchObjects || banks.Count < 2)
+            return banks.Select(b => RunSingleFrameInference(s, b, frameIdx, false, null, null, reverse, runMemEncoder: true)).ToList();
+        using var scope = NewDisposeScope();
+        var feats = GetImageFeature(s, frameIdx);
+        return Model.TrackStepBatched(frameIdx, feats, banks, s.NumFrames, reverse).Select(o => Compact(s, o, null, null)).ToList();
+    }
+
+    /// <summary>What the memory bank keeps of a step's output (holes filled, memory in bfloat16) with the prompts the
+    /// step was given, owned by no dispose scope.</summary>
+    FrameOutput Compact(VideoSession s, FrameOutput current, PointInputs? pointInputs, Tensor? maskInputs)
+    {
         var predMasks = current.PredMasks;
         if (fillHoleArea > 0) predMasks = ConnectedComponents.FillHolesInMaskScores(predMasks, fillHoleArea);
         var compact = new FrameOutput

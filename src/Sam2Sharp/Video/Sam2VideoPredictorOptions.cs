@@ -38,6 +38,13 @@ public sealed record Sam2VideoPredictorOptions
     /// </summary>
     public int? SpillBehind { get; init; }
 
+    /// <summary>
+    /// While propagating, the objects of a frame whose memory banks have the same shape go through memory attention,
+    /// the mask decoder and the memory encoder as one batch (false: one at a time, as the reference). The masks are
+    /// the same; the logits differ only by the order of floating-point sums.
+    /// </summary>
+    public bool BatchObjects { get; init; } = true;
+
     /// <summary>The hole area used with <paramref name="model"/>.</summary>
     internal int FillHoleAreaFor(Modeling.Sam2Base model) => FillHoleArea ?? (model.Options.ApplyPostprocessing ? 8 : 0);
 
