@@ -43,6 +43,17 @@ public class Attention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         return x.transpose(1, 2).reshape(b, n, h * c);
     }
 
+    /// <summary>
+    /// Inputs of batch 1 shared by a batch (the mask decoder's image tokens, the same for every prompt of an image)
+    /// are projected once and expanded here, after their projection, instead of being repeated before it.
+    /// </summary>
+    static (Tensor q, Tensor k, Tensor v) BroadcastBatch(Tensor q, Tensor k, Tensor v)
+    {
+        long b = Math.Max(q.shape[0], Math.Max(k.shape[0], v.shape[0]));
+        Tensor To(Tensor x) => x.shape[0] == b ? x : x.expand(b, -1, -1, -1);
+        return (To(q), To(k), To(v));
+    }
+
     /// <summary>Where a subclass rotates queries and keys (RoPE); identity here.</summary>
     protected virtual (Tensor q, Tensor k) PositionQueriesAndKeys(Tensor q, Tensor k, int numKExcludeRope) => (q, k);
 
@@ -55,6 +66,7 @@ public class Attention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         k = SeparateHeads(k_proj.forward(k), numHeads);
         v = SeparateHeads(v_proj.forward(v), numHeads);
         (q, k) = PositionQueriesAndKeys(q, k, numKExcludeRope);
+        (q, k, v) = BroadcastBatch(q, k, v);
         double p = training ? dropoutP : 0.0;
         var outp = nn.functional.scaled_dot_product_attention(q, k, v, p: p);
         return out_proj.forward(RecombineHeads(outp)).MoveToOuterDisposeScope();

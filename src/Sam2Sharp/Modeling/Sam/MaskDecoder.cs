@@ -159,19 +159,23 @@ public sealed class MaskDecoder : nn.Module
         long nTok = tokens.shape[0];
 
         Tensor src;
-        if (repeatImage)
-            src = imageEmbeddings.repeat_interleave(nTok, dim: 0);
+        if (repeatImage && imageEmbeddings.shape[0] == 1 && densePromptEmbeddings.stride(0) == 0)
+            // One image and one dense embedding (no mask prompt: expanded, stride 0) for every prompt: the image tokens
+            // stay a batch of 1 until the first image-to-token attention makes them differ (the transformer broadcasts).
+            src = imageEmbeddings + densePromptEmbeddings[TensorIndex.Slice(0, 1)];
+        else if (repeatImage)
+            src = imageEmbeddings.repeat_interleave(nTok, dim: 0) + densePromptEmbeddings;
         else
         {
             if (imageEmbeddings.shape[0] != nTok)
                 throw new ArgumentException("image_embeddings and prompts must have the same batch size unless repeat_image.");
-            src = imageEmbeddings;
+            src = imageEmbeddings + densePromptEmbeddings;
         }
-        src = src + densePromptEmbeddings;
         if (imagePe.shape[0] != 1)
             throw new ArgumentException("image_pe should have size 1 in batch dim (from GetDensePe()).");
-        var posSrc = imagePe.repeat_interleave(nTok, dim: 0);
-        long b = src.shape[0], c = src.shape[1], h = src.shape[2], w = src.shape[3];
+        // The same for every prompt: broadcast where it is added, never repeated.
+        var posSrc = imagePe;
+        long c = src.shape[1], h = src.shape[2], w = src.shape[3];
 
         var transformerSection = Profiler.Time("decoder.transformer");
         var (hs, srcOut) = transformer.forward(src, posSrc, tokens);
@@ -180,7 +184,8 @@ public sealed class MaskDecoder : nn.Module
         var iouTokenOut = hs[.., s, ..];
         var maskTokensOut = hs[.., (s + 1)..(s + 1 + NumMaskTokens), ..];
 
-        src = srcOut.transpose(1, 2).reshape(b, c, h, w);
+        long b = nTok;
+        src = srcOut.expand(b, -1, -1).transpose(1, 2).reshape(b, c, h, w);
         Tensor upscaled;
         if (!UseHighResFeatures)
             upscaled = output_upscaling.forward(src);

@@ -33,8 +33,8 @@ public sealed class TwoWayTransformer : nn.Module<Tensor, Tensor, Tensor, (Tenso
     }
 
     /// <summary>
-    /// imageEmbedding, imagePe: B×C×h×w; pointEmbedding: B×N×C.
-    /// Returns (tokens B×N×C, image tokens B×hw×C).
+    /// imageEmbedding, imagePe: B×C×h×w or 1×C×h×w (one image for every prompt: broadcast, its projections computed
+    /// once); pointEmbedding: B×N×C. Returns (tokens B×N×C, image tokens B×hw×C).
     /// </summary>
     public override (Tensor queries, Tensor keys) forward(Tensor imageEmbedding, Tensor imagePe, Tensor pointEmbedding)
     {
