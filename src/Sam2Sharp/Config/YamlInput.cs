@@ -54,7 +54,9 @@ public static class YamlInput
     public sealed class Replay(IReadOnlyList<ParsingEvent> events) : IParser
     {
         int next = -1;
+        /// <inheritdoc/>
         public ParsingEvent? Current => next >= 0 && next < events.Count ? events[next] : null;
+        /// <inheritdoc/>
         public bool MoveNext() => ++next < events.Count;
     }
 }
