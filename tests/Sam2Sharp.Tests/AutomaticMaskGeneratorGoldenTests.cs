@@ -16,7 +16,7 @@ public class AutomaticMaskGeneratorGoldenTests
     public static IEnumerable<object[]> AmgCases() => Golden.CasesOfKind("automatic_masks");
 
     /// <summary>The reference arguments of a case as options.</summary>
-    static AmgOptions Options(JsonElement pr)
+    internal static AmgOptions Options(JsonElement pr)
     {
         var o = new AmgOptions();
         foreach (var p in pr.EnumerateObject())
