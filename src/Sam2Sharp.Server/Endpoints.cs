@@ -153,7 +153,7 @@ static class Endpoints
                 return await server.Compute.RunAsync<AnnotationSession>(() => media switch
                 {
                     OpenedMedia.Image i => new ImageAnnotation(server.Model, i.Picture, i.Name, i.TempFolder),
-                    OpenedMedia.Video v => new VideoAnnotation(server.VideoPredictor, v.Frames, v.TempFolder),
+                    OpenedMedia.Video v => new VideoAnnotation(server.VideoPredictor, v.Frames, v.TempFolder, server.Compute),
                     _ => throw new InvalidOperationException(),
                 }, ctx.RequestAborted);
             }

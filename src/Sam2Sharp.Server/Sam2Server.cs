@@ -44,7 +44,7 @@ public sealed class Sam2Server : IAsyncDisposable
         Token = options.Token ?? (options.IsLoopback ? null : Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant());
         Sessions = new SessionStore(options.MaxSessions, TimeSpan.FromMinutes(options.IdleMinutes), Compute);
         Intake = new MediaIntake(options);
-        VideoPredictor = new Sam2VideoPredictor(model);
+        VideoPredictor = new Sam2VideoPredictor(model, new Sam2VideoPredictorOptions { FeatureCacheFrames = options.EmbedAheadFrames });
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();

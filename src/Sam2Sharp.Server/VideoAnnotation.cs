@@ -12,13 +12,20 @@ public sealed class VideoAnnotation : AnnotationSession
 {
     readonly Sam2VideoPredictor predictor;
     readonly VideoSession session;
+    readonly ComputeThread compute;
+    readonly IDisposable embedAhead;
+    volatile int focus;
+    volatile int[] embedded = [];
 
-    /// <summary>Opens the frames (taking ownership) and embeds the first, as the predictor's InitState does.</summary>
-    public VideoAnnotation(Sam2VideoPredictor predictor, IFrameSource frames, string? tempFolder) : base(tempFolder)
+    /// <summary>Opens the frames (taking ownership) and embeds the first, as the predictor's InitState does; later frames
+    /// are embedded ahead in <paramref name="compute"/>'s idle time.</summary>
+    public VideoAnnotation(Sam2VideoPredictor predictor, IFrameSource frames, string? tempFolder, ComputeThread compute) : base(tempFolder)
     {
         this.predictor = predictor;
+        this.compute = compute;
         session = predictor.InitState(frames);
         Annotations = new AnnotatedFrames(frames.Width, frames.Height, Enumerable.Range(0, frames.Count).Select(frames.Name).ToList());
+        embedAhead = compute.AddIdleWork(EmbedAhead);
     }
 
     public override string Kind => "video";
@@ -31,11 +38,37 @@ public sealed class VideoAnnotation : AnnotationSession
     public override RgbImage ReadFrame(int frame)
     {
         CheckFrame(frame);
+        Focus(frame);
         return session.Frames.Read(frame);
     }
 
+    /// <summary>The frame the user is on: embedding ahead starts there.</summary>
+    void Focus(int frame)
+    {
+        if (focus == frame) return;
+        focus = frame;
+        compute.Poke();
+    }
+
+    /// <summary>
+    /// Idle work: the frames the user will most likely prompt next (the current one, then those after it, then those
+    /// before), as many as the session keeps. Not while a propagation runs: it embeds its own frames.
+    /// </summary>
+    bool EmbedAhead(CancellationToken yield)
+    {
+        if (IsClosed || IsPropagating) return false;
+        int f = focus, n = session.NumFrames;
+        var wanted = Enumerable.Range(f, n - f).Concat(Enumerable.Range(0, f).Reverse());
+        try { return predictor.EmbedAhead(session, wanted, yield) > 0; }
+        finally { embedded = session.EmbeddedFrames.ToArray(); }
+    }
+
+    /// <summary>The frames whose image features are ready (a copy taken on the compute thread, for any thread to read).</summary>
+    public IReadOnlyList<int> EmbeddedFrames => embedded;
+
     FrameMasks Record(VideoFrameMasks r)
     {
+        embedded = session.EmbeddedFrames.ToArray();
         using (r)
         {
             Annotations.Set(r.FrameIdx, r.ObjIds, r.MaskLogits);
@@ -46,6 +79,7 @@ public sealed class VideoAnnotation : AnnotationSession
     public override FrameMasks Prompt(int frame, int objId, float[,]? points, int[]? labels, float[]? box, bool clearOldPoints)
     {
         CheckFrame(frame);
+        Focus(frame);
         return Record(predictor.AddNewPointsOrBox(session, frame, objId, points, labels, clearOldPoints, box: box));
     }
 
@@ -100,5 +134,9 @@ public sealed class VideoAnnotation : AnnotationSession
                 yield return Record(r);
     }
 
-    protected override void DisposeState() => session.Dispose();
+    protected override void DisposeState()
+    {
+        embedAhead.Dispose();
+        session.Dispose();
+    }
 }

@@ -30,6 +30,7 @@ public sealed class Sam2VideoPredictor
         spillBehind = Options.SpillBehindFor(model);
         if (fillHoleArea < 0) throw new Sam2Exception($"video predictor options: fill hole area must not be negative, got {fillHoleArea}");
         if (spillBehind < 1) throw new Sam2Exception($"video predictor options: spill behind must be at least 1 frame, got {spillBehind}");
+        if (Options.FeatureCacheFrames < 1) throw new Sam2Exception($"video predictor options: feature cache frames must be at least 1, got {Options.FeatureCacheFrames}");
     }
 
     /// <summary>Opens a video (a folder of JPEG/PNG frames or a video file) and encodes its first frame.</summary>
@@ -303,19 +304,47 @@ public sealed class Sam2VideoPredictor
 
     // --- the steps behind the operations ---
 
+    /// <summary>
+    /// Embeds <paramref name="frames"/> ahead of need (those not yet kept), so that a later prompt or propagation on them
+    /// skips the image encoder; the results are the same either way. At most
+    /// <see cref="Sam2VideoPredictorOptions.FeatureCacheFrames"/> frames are kept: only the first that many of the list
+    /// are embedded, and those already kept are marked as recently used. <paramref name="cancellationToken"/> is checked
+    /// before each frame (an <see cref="OperationCanceledException"/> then; the frames embedded so far stay kept).
+    /// Returns how many frames were embedded.
+    /// </summary>
+    public int EmbedAhead(VideoSession s, IEnumerable<int> frames, CancellationToken cancellationToken = default)
+    {
+        var wanted = frames.Distinct().Take(Options.FeatureCacheFrames).ToList();
+        foreach (int f in wanted) CheckFrame(s, f);
+        // Keep the wanted frames in front first, so that embedding one of them never evicts another.
+        for (int i = wanted.Count - 1; i >= 0; i--) s.Features.Get(wanted[i]);
+        int embedded = 0;
+        foreach (int f in wanted)
+        {
+            if (s.Features.Contains(f)) continue;
+            cancellationToken.ThrowIfCancellationRequested();
+            using var unit = InferenceScope.Start();
+            using var scope = NewDisposeScope();
+            GetImageFeature(s, f);
+            embedded++;
+        }
+        return embedded;
+    }
+
     PreparedFeatures GetImageFeature(VideoSession s, int frameIdx)
     {
-        if (s.CachedFrame != frameIdx || s.CachedFeatures is null)
+        var features = s.Features.Get(frameIdx);
+        if (features is null)
         {
-            s.ClearFeatureCache();
+            // Room first, so that with one frame kept (the default) only one frame's features are ever alive.
+            s.Features.Shrink(Options.FeatureCacheFrames - 1);
             using var scope = NewDisposeScope();
             var image = Preprocess.VideoFrame(s.Frames.Read(frameIdx), ImageSize).unsqueeze(0).to(Model.Device);
-            var o = Model.ForwardImage(image);
-            foreach (var t in o.BackboneFpn.Concat(o.VisionPosEnc)) t.DetachFromDisposeScope();
-            s.CachedFeatures = o;
-            s.CachedFrame = frameIdx;
+            features = Model.ForwardImage(image);
+            foreach (var t in features.BackboneFpn.Concat(features.VisionPosEnc)) t.DetachFromDisposeScope();
+            s.Features.Add(frameIdx, features);
         }
-        return Model.PrepareBackboneFeatures(s.CachedFeatures);
+        return Model.PrepareBackboneFeatures(features);
     }
 
     FrameOutput RunSingleFrameInference(VideoSession s, MemoryBank output, int frameIdx, bool isInitCondFrame,
