@@ -23,6 +23,7 @@ static class Propagation
         };
         int? start = q.OptionalInt("start_frame"), maxFrames = q.OptionalInt("max_frames");
         if (start is { } sf) v.CheckFrame(sf);
+        await v.WhenReadyAsync();
         if (!v.TryBeginPropagation(out var cancel)) throw ApiException.Conflict($"a propagation is already running on session {id}");
         try
         {

@@ -17,13 +17,13 @@ public sealed class VideoAnnotation : AnnotationSession
     volatile int focus;
     volatile int[] embedded = [];
 
-    /// <summary>Opens the frames (taking ownership) and embeds the first, as the predictor's InitState does; later frames
-    /// are embedded ahead in <paramref name="compute"/>'s idle time.</summary>
+    /// <summary>A session on the frames (taking ownership); <see cref="AnnotationSession.BeginEmbedding"/> embeds the first,
+    /// and later frames are embedded ahead in <paramref name="compute"/>'s idle time.</summary>
     public VideoAnnotation(Sam2VideoPredictor predictor, IFrameSource frames, string? tempFolder, ComputeThread compute) : base(tempFolder)
     {
         this.predictor = predictor;
         this.compute = compute;
-        session = predictor.InitState(frames);
+        session = new VideoSession(frames);
         Annotations = new AnnotatedFrames(frames.Width, frames.Height, Enumerable.Range(0, frames.Count).Select(frames.Name).ToList());
         embedAhead = compute.AddIdleWork(EmbedAhead);
     }
@@ -42,6 +42,13 @@ public sealed class VideoAnnotation : AnnotationSession
         return session.Frames.Read(frame);
     }
 
+    /// <summary>Embeds the first frame, as the predictor's InitState does.</summary>
+    protected override void Embed(IProgress<Sam2Progress> progress)
+    {
+        predictor.EmbedAhead(session, [0], progress: progress);
+        embedded = session.EmbeddedFrames.ToArray();
+    }
+
     /// <summary>The frame the user is on: embedding ahead starts there.</summary>
     void Focus(int frame)
     {
@@ -56,15 +63,15 @@ public sealed class VideoAnnotation : AnnotationSession
     /// </summary>
     bool EmbedAhead(CancellationToken yield)
     {
-        if (IsClosed || IsPropagating) return false;
+        if (IsClosed || IsPropagating || !IsReady) return false;
         int f = focus, n = session.NumFrames;
         var wanted = Enumerable.Range(f, n - f).Concat(Enumerable.Range(0, f).Reverse());
         try { return predictor.EmbedAhead(session, wanted, yield) > 0; }
         finally { embedded = session.EmbeddedFrames.ToArray(); }
     }
 
-    /// <summary>The frames whose image features are ready (a copy taken on the compute thread, for any thread to read).</summary>
-    public IReadOnlyList<int> EmbeddedFrames => embedded;
+    /// <summary>How many frames have their image features ready (from a copy taken on the compute thread).</summary>
+    public override int EmbeddedFrames => embedded.Length;
 
     FrameMasks Record(VideoFrameMasks r)
     {

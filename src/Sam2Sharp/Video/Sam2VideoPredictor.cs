@@ -310,9 +310,10 @@ public sealed class Sam2VideoPredictor
     /// <see cref="Sam2VideoPredictorOptions.FeatureCacheFrames"/> frames are kept: only the first that many of the list
     /// are embedded, and those already kept are marked as recently used. <paramref name="cancellationToken"/> is checked
     /// before each frame (an <see cref="OperationCanceledException"/> then; the frames embedded so far stay kept).
-    /// Returns how many frames were embedded.
+    /// <paramref name="progress"/> hears of each encoder block of each frame embedded. Returns how many frames were embedded.
     /// </summary>
-    public int EmbedAhead(VideoSession s, IEnumerable<int> frames, CancellationToken cancellationToken = default)
+    public int EmbedAhead(VideoSession s, IEnumerable<int> frames, CancellationToken cancellationToken = default,
+        IProgress<Sam2Progress>? progress = null)
     {
         var wanted = frames.Distinct().Take(Options.FeatureCacheFrames).ToList();
         foreach (int f in wanted) CheckFrame(s, f);
@@ -325,13 +326,13 @@ public sealed class Sam2VideoPredictor
             cancellationToken.ThrowIfCancellationRequested();
             using var unit = InferenceScope.Start();
             using var scope = NewDisposeScope();
-            GetImageFeature(s, f);
+            GetImageFeature(s, f, progress);
             embedded++;
         }
         return embedded;
     }
 
-    PreparedFeatures GetImageFeature(VideoSession s, int frameIdx)
+    PreparedFeatures GetImageFeature(VideoSession s, int frameIdx, IProgress<Sam2Progress>? progress = null)
     {
         var features = s.Features.Get(frameIdx);
         if (features is null)
@@ -340,7 +341,7 @@ public sealed class Sam2VideoPredictor
             s.Features.Shrink(Options.FeatureCacheFrames - 1);
             using var scope = NewDisposeScope();
             var image = Preprocess.VideoFrame(s.Frames.Read(frameIdx), ImageSize).unsqueeze(0).to(Model.Device);
-            features = Model.ForwardImage(image);
+            features = Model.ForwardImage(image, progress);
             foreach (var t in features.BackboneFpn.Concat(features.VisionPosEnc)) t.DetachFromDisposeScope();
             s.Features.Add(frameIdx, features);
         }
