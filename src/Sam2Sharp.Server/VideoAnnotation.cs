@@ -16,6 +16,8 @@ public sealed class VideoAnnotation : AnnotationSession
     readonly IDisposable embedAhead;
     volatile int focus;
     volatile int[] embedded = [];
+    // Frame → each object's score there, replaced whole (read by viewers outside the session lock).
+    readonly System.Collections.Concurrent.ConcurrentDictionary<int, Dictionary<int, double>> scores = new();
 
     /// <summary>A session on the frames (taking ownership); <see cref="AnnotationSession.BeginEmbedding"/> embeds the first,
     /// and later frames are embedded ahead in <paramref name="compute"/>'s idle time.</summary>
@@ -79,8 +81,20 @@ public sealed class VideoAnnotation : AnnotationSession
         using (r)
         {
             Annotations.Set(r.FrameIdx, r.ObjIds, r.MaskLogits);
-            return MasksOn(r.FrameIdx);
+            scores[r.FrameIdx] = ScoresOf(r);
+            return CurrentMasks(r.FrameIdx);
         }
+    }
+
+    /// <summary>An object's score: the probability that it is on the frame (the sigmoid of its object-score logit).</summary>
+    static Dictionary<int, double> ScoresOf(VideoFrameMasks r) =>
+        r.ObjIds.Zip(r.ObjectScoreLogits).Where(p => p.Second is not null)
+            .ToDictionary(p => p.First, p => Math.Round(1 / (1 + Math.Exp(-(double)p.Second!.Value)), 6));
+
+    public override FrameMasks CurrentMasks(int frame)
+    {
+        CheckFrame(frame);
+        return MasksOn(frame, scores.GetValueOrDefault(frame));
     }
 
     public override FrameMasks Prompt(int frame, int objId, float[,]? points, int[]? labels, float[]? box, bool clearOldPoints)

@@ -118,7 +118,11 @@ public sealed class ServerApiTests
             await t.Json(await t.PostJson($"api/sessions/{id}/prompts", new { frame = 0, obj_id = 1, points = new[] { new[] { 144, 108 }, new[] { 192, 54 } }, labels = new[] { 1, 0 } }));
             var two = await t.Json(await t.PostJson($"api/sessions/{id}/prompts", new { frame = 0, obj_id = 2, box = new[] { 198, 18, 288, 81 } }));
             Assert.Equal(new[] { 1, 2 }, two.GetProperty("masks").EnumerateArray().Select(m => m.GetProperty("obj_id").GetInt32()));
+            // Video scores: the probability that the object is on the frame.
+            Assert.All(two.GetProperty("masks").EnumerateArray(), m => Assert.InRange(m.GetProperty("score").GetDouble(), 0, 1));
             var first = await ReadEvents(await StartPropagation(t, id, new { }));
+            Assert.All(first.Where(e => e.Event == "frame").SelectMany(e => e.Data.GetProperty("masks").EnumerateArray()),
+                m => Assert.InRange(m.GetProperty("score").GetDouble(), 0, 1));
             Assert.Equal(Enumerable.Range(0, 10), first.Where(e => e.Event == "frame").Select(e => e.Data.GetProperty("frame").GetInt32()));
             Assert.Equal("done", first[^1].Event);
             Assert.Equal(10, first[^1].Data.GetProperty("frames").GetInt32());

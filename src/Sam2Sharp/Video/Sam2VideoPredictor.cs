@@ -188,12 +188,15 @@ public sealed class Sam2VideoPredictor
             using (InferenceScope.Start())
             {
                 var perObj = new List<Tensor>();
+                var scores = new List<float?>();
                 foreach (var obj in s.Objects)
                 {
                     Tensor predMasks;
+                    Tensor? objectScore;
                     if (obj.Memory.CondFrameOutputs.TryGetValue(frameIdx, out var condOut))
                     {
                         predMasks = condOut.PredMasks;
+                        objectScore = condOut.ObjectScoreLogits;
                         if (Options.ClearNonCondMemAroundInput) obj.Memory.ClearNonCondAround(frameIdx, radius);
                     }
                     else
@@ -201,13 +204,15 @@ public sealed class Sam2VideoPredictor
                         var current = RunSingleFrameInference(s, obj.Memory, frameIdx, false, null, null, reverse, runMemEncoder: true);
                         obj.Memory.Store(frameIdx, current, isCond: false);
                         predMasks = current.PredMasks;
+                        objectScore = current.ObjectScoreLogits;
                     }
+                    scores.Add(ScoreOf(objectScore));
                     obj.MarkTracked(frameIdx, reverse);
                     perObj.Add(predMasks);
                     if (spillBehind is { } behind) obj.Memory.Spill(reverse ? frameIdx + behind : frameIdx - behind, s.Spill);
                 }
                 var all = perObj.Count > 1 ? cat(perObj, 0) : perObj[0];
-                result = new VideoFrameMasks(frameIdx, objIds, VideoResMasks(s, all).MoveToOuterDisposeScope());
+                result = new VideoFrameMasks(frameIdx, objIds, VideoResMasks(s, all).MoveToOuterDisposeScope()) { ObjectScoreLogits = scores };
             }
             progress?.Report(new PropagationProgress(frameIdx, done + 1, order.Count));
             yield return result;
@@ -393,16 +398,21 @@ public sealed class Sam2VideoPredictor
     {
         using var scope = NewDisposeScope();
         var consolidated = full(s.Objects.Count, 1, s.VideoHeight, s.VideoWidth, Sam2Base.NoObjScore, dtype: float32, device: Model.Device);
+        var scores = new float?[s.Objects.Count];
         for (int i = 0; i < s.Objects.Count; i++)
         {
             var obj = s.Objects[i];
             var o = obj.Pending.Outputs(isCond).GetValueOrDefault(frameIdx) ?? obj.Memory.Find(frameIdx);
             if (o is null) continue;
+            scores[i] = ScoreOf(o.ObjectScoreLogits);
             consolidated[TensorIndex.Slice(i, i + 1)] = F.interpolate(o.PredMasks, new long[] { s.VideoHeight, s.VideoWidth },
                 mode: InterpolationMode.Bilinear, align_corners: false);
         }
-        return new VideoFrameMasks(frameIdx, s.ObjIds, VideoResMasks(s, consolidated).MoveToOuterDisposeScope());
+        return new VideoFrameMasks(frameIdx, s.ObjIds, VideoResMasks(s, consolidated).MoveToOuterDisposeScope()) { ObjectScoreLogits = scores };
     }
+
+    /// <summary>An output's object-score logit (one object: a 1×1 tensor).</summary>
+    static float? ScoreOf(Tensor? objectScoreLogits) => objectScoreLogits?.item<float>();
 
     /// <summary>Hands a result computed inside an operation's dispose scope to the caller.</summary>
     static VideoFrameMasks Escape(VideoFrameMasks r)

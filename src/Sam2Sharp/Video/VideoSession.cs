@@ -208,6 +208,13 @@ internal sealed class FeatureCache
 /// <summary>The masks of every object on one frame: N×1×H×W logits at the video's size, objects in <see cref="ObjIds"/> order.</summary>
 public sealed record VideoFrameMasks(int FrameIdx, IReadOnlyList<int> ObjIds, Tensor MaskLogits) : IDisposable
 {
+    /// <summary>
+    /// Each object's object-score logit on the frame (the occlusion head's <c>object_score_logits</c>: positive when
+    /// the model finds the object there; its sigmoid is the probability), in <see cref="ObjIds"/> order; null for an
+    /// object without an output on the frame (its mask logits are then the no-object score).
+    /// </summary>
+    public IReadOnlyList<float?> ObjectScoreLogits { get; init; } = [];
+
     /// <summary>Frees the logits.</summary>
     public void Dispose() => MaskLogits.Dispose();
 }
