@@ -34,7 +34,7 @@ static class Propagation
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, cancel.Token);
                 var runs = v.PropagationRuns(start, direction, maxFrames);
                 int total = runs.Sum(r => r.Count);
-                var frames = v.Propagate(runs, maxFrames).GetEnumerator();
+                var frames = v.Propagate(runs, maxFrames, stop.Token).GetEnumerator();
                 // The enumerator's cleanup is native work too: it runs on the compute thread.
                 await using var end = new AsyncDisposer(() => server.Compute.RunAsync(() => { frames.Dispose(); return 0; }));
                 // The first frame is computed before the response starts, so a refusal (an object without prompts) is a plain 400.

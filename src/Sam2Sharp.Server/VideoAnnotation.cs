@@ -147,11 +147,13 @@ public sealed class VideoAnnotation : AnnotationSession
         return runs;
     }
 
-    /// <summary>Tracks every object through the runs, lazily: each step of the enumeration is one frame.</summary>
-    public IEnumerable<FrameMasks> Propagate(IReadOnlyList<(int Start, bool Reverse, int Count)> runs, int? maxFrames)
+    /// <summary>Tracks every object through the runs, lazily: each step of the enumeration is one frame, and
+    /// <paramref name="cancellationToken"/> stops it before the next one (and between prompted frames of the preflight).</summary>
+    public IEnumerable<FrameMasks> Propagate(IReadOnlyList<(int Start, bool Reverse, int Count)> runs, int? maxFrames,
+        CancellationToken cancellationToken = default)
     {
         foreach (var (start, reverse, _) in runs)
-            foreach (var r in predictor.PropagateInVideo(session, start, maxFrames, reverse))
+            foreach (var r in predictor.PropagateInVideo(session, start, maxFrames, reverse, cancellationToken: cancellationToken))
                 yield return Record(r);
     }
 

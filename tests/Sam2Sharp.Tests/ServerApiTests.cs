@@ -235,6 +235,15 @@ public sealed class ServerApiTests
                             frames.Add(new ByteArrayContent(File.ReadAllBytes(f)), "file", Path.GetFileName(f));
                         await TestServer.AssertError(await t.Http.PostAsync("api/sessions", frames), 413, "limit is 5");
                     }
+                    // 413 from the library's limit, by its kind: a zip of more frames than the cap
+                    using (var ms = new MemoryStream())
+                    {
+                        using (var zip = new ZipArchive(ms, ZipArchiveMode.Create, leaveOpen: true))
+                            foreach (var f in Directory.GetFiles(Path.Combine(GoldenInputs(folder), "video")))
+                                zip.CreateEntryFromFile(f, Path.GetFileName(f));
+                        using var form = new MultipartFormDataContent { { new ByteArrayContent(ms.ToArray()), "file", "frames.zip" } };
+                        await TestServer.AssertError(await t.Http.PostAsync("api/sessions", form), 413, "more than 5 frames (the limit)");
+                    }
                     var s = await t.OpenPathAsync("image.png");
                     string id = s.GetProperty("id").GetString()!;
                     // 429: one session is the cap
