@@ -255,7 +255,10 @@ async function send(p) {
     const t0 = performance.now();
     const f = await (await api("POST", `/api/sessions/${state.session.id}/prompts`, body)).json();
     applyFrame(f);
-    setStatus(`mask in ${Math.round(performance.now() - t0)} ms`);
+    const mine = f.masks.find((m) => m.obj_id === state.selected);
+    const score = mine && mine.score != null
+      ? `, ${state.session.kind === "image" ? "predicted IoU" : "object present"} ${mine.score.toFixed(2)}` : "";
+    setStatus(`mask in ${Math.round(performance.now() - t0)} ms${score}`);
   } catch (e) { setStatus(e.message, true); }
   finally { busy(false); drawOverlay(); renderObjects(); }
 }
