@@ -47,7 +47,7 @@ public abstract class AnnotationSession : IDisposable
     public void BeginEmbedding(ComputeThread compute) =>
         embedding = compute.RunAsync(() =>
         {
-            if (!IsClosed) Embed(new InlineProgress(p => Volatile.Write(ref embedProgress, (double)p.Done / p.Total)));
+            if (!IsClosed) Embed(new InlineProgress<Sam2Progress>(p => Volatile.Write(ref embedProgress, (double)p.Done / p.Total)));
             return 0;
         });
 
@@ -71,11 +71,6 @@ public abstract class AnnotationSession : IDisposable
         {
             throw ApiException.BadRequest($"session {Id} could not be opened: {e.Message}");
         }
-    }
-
-    sealed class InlineProgress(Action<Sam2Progress> report) : IProgress<Sam2Progress>
-    {
-        public void Report(Sam2Progress value) => report(value);
     }
 
     /// <summary>Serialises the session's operations (a prompt, an export, one propagation).</summary>
