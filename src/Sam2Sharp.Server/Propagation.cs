@@ -64,7 +64,11 @@ static class Propagation
             }
             finally { v.Lock.Release(); }
         }
-        finally { v.EndPropagation(); }
+        finally
+        {
+            v.EndPropagation();
+            server.Compute.Poke(); // embedding ahead waited for the propagation to end
+        }
     }
 
     /// <summary>Computes the next frame on the server's compute thread; false at the end or when stopped.</summary>
