@@ -327,7 +327,7 @@ public static class VosBenchmark
     {
         try
         {
-            var names = Directory.EnumerateFileSystemEntries(dir).Select(p => Path.GetFileName(p)!).ToList();
+            var names = Directory.EnumerateFileSystemEntries(dir).Where(p => !VosMasks.IsHidden(p)).Select(p => Path.GetFileName(p)!).ToList();
             names.Sort(StringComparer.Ordinal);
             return names;
         }
