@@ -2,7 +2,7 @@
 # A single-node Slurm on this machine for the cluster tests: slurmctld and slurmd on localhost, bounded to its
 # CPUs (nproc) and memory, no accounting, everything under $SAM2_SLURM_DIR (default /tmp/sam2-slurm).
 #   scripts/slurm-local.sh start   writes the config, starts munged, slurmctld, slurmd; waits (bounded) for the node
-#   scripts/slurm-local.sh stop    stops the daemons this script started
+#   scripts/slurm-local.sh stop    stops the daemons this script started (munged only if it started it)
 #   scripts/slurm-local.sh status  exit 0 when the node answers and is idle or busy
 # Clients find the config through SLURM_CONF="$SAM2_SLURM_DIR/slurm.conf" (printed by start). Needs root and the
 # Debian packages slurm-wlm and munge (scripts/setup.sh installs them).
@@ -59,6 +59,7 @@ EOF
   mkdir -p /run/munge && chown munge:munge /run/munge
   if ! pgrep -u munge -x munged >/dev/null; then
     runuser -u munge -- /usr/sbin/munged || fail "munged did not start"
+    touch "$dir/munged.ours" # stop ends it only if it was started here
   fi
   [ -f "$dir/slurmctld.pid" ] && kill -0 "$(cat "$dir/slurmctld.pid")" 2>/dev/null || slurmctld -f "$conf" -i
   [ -f "$dir/slurmd.pid" ] && kill -0 "$(cat "$dir/slurmd.pid")" 2>/dev/null || slurmd -f "$conf"
@@ -80,7 +81,11 @@ stop() {
       rm -f "$dir/$d.pid"
     fi
   done
-  echo "slurm-local: stopped (munged left running: other programs may use it)"
+  if [ -f "$dir/munged.ours" ] && [ -f /run/munge/munged.pid ]; then
+    kill "$(cat /run/munge/munged.pid)" 2>/dev/null || true
+    rm -f "$dir/munged.ours"
+  fi
+  echo "slurm-local: stopped"
 }
 
 case "${1:-}" in

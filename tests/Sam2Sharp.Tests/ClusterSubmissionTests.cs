@@ -150,6 +150,18 @@ public sealed class ClusterSubmissionTests : IDisposable
     }
 
     [Fact]
+    public void AFolderOfSomeoneElsesFilesIsNotMadeABatchRoot()
+    {
+        string output = Path.Combine(_dir, "mine");
+        Directory.CreateDirectory(output);
+        File.WriteAllText(Path.Combine(output, "notes.txt"), "keep");
+        var (code, _, err) = Run("slurm", "--sam2", "/bin/true", "--", "vos", "--output-mask-dir", output);
+        Assert.Equal(Sam2Sharp.Cli.Commands.Cli.UserError, code);
+        Assert.Contains("has files and was not written by a batch run", err);
+        Assert.Equal(["notes.txt"], Directory.EnumerateFileSystemEntries(output).Select(Path.GetFileName));
+    }
+
+    [Fact]
     public void SubmittingWithoutSlurmSaysSo()
     {
         string output = Path.Combine(_dir, "out");

@@ -78,6 +78,10 @@ public static partial class SlurmJob
     /// <exception cref="Sam2Exception">a different script is there and <paramref name="replace"/> is false.</exception>
     public static string Write(string outputRoot, SlurmJobOptions options, string script, bool replace)
     {
+        // A .sam2-tasks folder makes the root a batch's, whose unmarked outputs the tasks treat as leftovers to redo:
+        // it is never added to a folder that already holds someone's files.
+        if (!Directory.Exists(TaskReport.FolderIn(outputRoot)) && Directory.Exists(outputRoot) && Directory.EnumerateFileSystemEntries(outputRoot).Any())
+            throw new Sam2Exception($"output folder {outputRoot} has files and was not written by a batch run (no {TaskReport.FolderName}); give a new or empty output folder");
         string path = ScriptPath(outputRoot);
         SubmissionFile.Write(path, script, replace);
         Directory.CreateDirectory(options.LogFolder);
