@@ -16,7 +16,10 @@ public sealed class BatchOptions
     public void AddTo(Command cmd) => cmd.Options.Add(shard);
 
     /// <summary>The shard to run: the option, else the job engine's environment, else the whole batch.</summary>
-    public Shard Resolve(ParseResult r) => Shard.Resolve(r.GetValue(shard));
+    public Shard Resolve(ParseResult r) => Requested(r) ?? Shard.All;
+
+    /// <summary>The shard asked for by the option or the environment, null when neither gives one (an unsharded run).</summary>
+    public Shard? Requested(ParseResult r) => r.GetValue(shard) is { } s ? Shard.Parse(s) : Shard.FromEnvironment();
 
     /// <summary>Prints the outcome (failed items by name, always) and returns the exit code: 0 iff no item failed.</summary>
     public static int Finish(TaskReport report, string unit, string outputRoot, bool quiet)
