@@ -141,6 +141,31 @@ public sealed class ClusterResultsTests : IDisposable
     }
 
     [Fact]
+    public void EvalMergeOfTwoShardsEqualsAnUnshardedEvaluation()
+    {
+        var source = Path.Combine(Golden.SharedDir, "golden-eval", "davis");
+        string gt = Path.Combine(source, "gt"), pred = Path.Combine(_dir, "pred");
+        foreach (var f in Directory.GetFiles(Path.Combine(source, "pred"), "*", SearchOption.AllDirectories))
+        {
+            var to = Path.Combine(pred, Path.GetRelativePath(Path.Combine(source, "pred"), f));
+            Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+            File.Copy(f, to);
+        }
+        var whole = Sam2Sharp.Evaluation.VosBenchmark.Run(gt, pred, new Sam2Sharp.Evaluation.VosBenchmarkOptions { Strict = false });
+        Assert.Equal(0, TestCli.Run(EvalCommand.Create(), "eval", "--gt-root", gt, "--pred-root", pred, "--shard", "1/2", "-q"));
+        // The line a submission would run names the prediction root; the batch is its score folder.
+        Assert.Equal(Sam2Sharp.Evaluation.VosScoreFiles.FolderIn(pred), BatchCommandLine.Parse(["eval", "--gt-root", gt, "--pred-root", pred]).OutputRoot);
+        var (code, text, _) = ClusterSubmissionTests.Run("status", pred, "--tasks", "2");
+        Assert.Equal(Sam2Sharp.Cli.Commands.Cli.UserError, code);
+        Assert.Contains("task 0/2: missing", text);
+        Assert.Equal(0, TestCli.Run(EvalCommand.Create(), "eval", "--gt-root", gt, "--pred-root", pred, "--shard", "0/2", "-q"));
+        (code, text, var err) = ClusterSubmissionTests.Run("merge", pred);
+        Assert.True(code == 0, err);
+        Assert.Contains($"eval: {whole.Videos.Count} videos; Global score: J&F: {Sam2Sharp.Evaluation.VosBenchmarkResult.FormatOneDecimal(whole.GlobalJF)}", text);
+        Assert.Equal(whole.ToCsv(), File.ReadAllText(Path.Combine(pred, "results.csv")));
+    }
+
+    [Fact]
     public void VosMergeChecksEveryVideoIsThere()
     {
         Directory.CreateDirectory(Path.Combine(_dir, "v1"));

@@ -131,7 +131,7 @@ public static class ClusterCommand
     {
         var root = new Argument<string>("OUTPUT") { Description = "The batch's output root (where .sam2-tasks/ is)" };
         var tasks = new Option<int?>("--tasks") { Description = "The number of tasks (default: that of the latest report)" };
-        var output = new Option<string?>("--out") { Description = "The merged file (amg: COCO JSON, default OUTPUT/annotations.coco.json; eval: CSV, default OUTPUT/sav_val_scores.csv)" };
+        var output = new Option<string?>("--out") { Description = "The merged file (amg: COCO JSON, default OUTPUT/annotations.coco.json; eval: CSV, default PRED_ROOT/results.csv)" };
         var force = new Option<bool>("--force") { Description = "Replace a different existing --out file" };
         var c = new Command("merge", "Once every task is complete: amg → one COCO JSON; eval → one J&F over all videos; vos → checks every video is complete (the masks are already in one folder).");
         c.Arguments.Add(root);

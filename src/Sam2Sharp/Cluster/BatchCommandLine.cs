@@ -1,4 +1,5 @@
 using Sam2Sharp.Batch;
+using Sam2Sharp.Evaluation;
 
 namespace Sam2Sharp.Cluster;
 
@@ -12,7 +13,8 @@ namespace Sam2Sharp.Cluster;
 /// <param name="OutputRoot">The folder its outputs and task reports go to (absolute).</param>
 public sealed record BatchCommandLine(string Command, IReadOnlyList<string> Args, string OutputRoot)
 {
-    /// <summary>The batch commands that can be split into shards, and the option naming each one's output root.</summary>
+    /// <summary>The batch commands that can be split into shards, and the option naming each one's output root (for eval,
+    /// the prediction root, whose <see cref="VosScoreFiles.FolderIn"/> holds the batch).</summary>
     public static IReadOnlyDictionary<string, string> Shardable { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
     {
         ["vos"] = "--output-mask-dir",
@@ -38,7 +40,9 @@ public sealed record BatchCommandLine(string Command, IReadOnlyList<string> Args
             throw new Sam2Exception("--shard in the batch command: each task takes its shard from the engine's environment, leave it out");
         string root = Value(args, outputOption)
             ?? throw new Sam2Exception($"the batch command has no {outputOption}: its outputs (and the task reports) go there");
-        return new BatchCommandLine(command, args, Path.GetFullPath(root));
+        // A sharded evaluation is a batch of its own inside the prediction root (its score files and reports).
+        root = Path.GetFullPath(root);
+        return new BatchCommandLine(command, args, command == "eval" ? VosScoreFiles.FolderIn(root) : root);
     }
 
     /// <summary>

@@ -1,10 +1,12 @@
 using Sam2Sharp.Batch;
+using Sam2Sharp.Evaluation;
 
 namespace Sam2Sharp.Cluster;
 
 /// <summary>
 /// What <c>sam2 cluster merge</c> makes of a complete batch: amg → one COCO JSON of every image; vos and image → a check
-/// that every item is complete (their outputs are already in one folder); eval → one J&amp;F over all videos.
+/// that every item is complete (their outputs are already in one folder); eval → one J&amp;F over all videos
+/// (<see cref="VosScoreFiles.Merge"/>), written as the unsharded evaluation's results.csv.
 /// </summary>
 public static class ClusterMerge
 {
@@ -24,6 +26,7 @@ public static class ClusterMerge
         return commands[0] switch
         {
             "amg" => MergeCoco(status.OutputRoot, items, output, replace),
+            "eval" => MergeScores(status.OutputRoot, output, replace),
             _ => CheckPresent(status.OutputRoot, commands[0], items),
         };
     }
@@ -34,6 +37,16 @@ public static class ClusterMerge
         string path = output ?? Path.Combine(root, CocoFileName);
         SubmissionFile.Write(path, System.Text.Encoding.UTF8.GetString(json), replace);
         return $"amg: {images} images, {annotations} annotations merged into {path}\n";
+    }
+
+    static string MergeScores(string scoreFolder, string? output, bool replace)
+    {
+        string predRoot = Path.GetDirectoryName(Path.GetFullPath(scoreFolder).TrimEnd(Path.DirectorySeparatorChar))!;
+        var result = VosScoreFiles.Merge(predRoot);
+        string path = output ?? Path.Combine(predRoot, "results.csv");
+        SubmissionFile.Write(path, result.ToCsv(), replace);
+        return $"eval: {result.Videos.Count} videos; Global score: J&F: {VosBenchmarkResult.FormatOneDecimal(result.GlobalJF)} " +
+            $"J: {VosBenchmarkResult.FormatOneDecimal(result.GlobalJ)} F: {VosBenchmarkResult.FormatOneDecimal(result.GlobalF)}; saved to {path}\n";
     }
 
     // sam2 amg over a folder writes IMAGE.json per image under its output root.

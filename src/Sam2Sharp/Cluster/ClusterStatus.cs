@@ -1,5 +1,6 @@
 using System.Text;
 using Sam2Sharp.Batch;
+using Sam2Sharp.Evaluation;
 
 namespace Sam2Sharp.Cluster;
 
@@ -29,13 +30,17 @@ public sealed record ClusterStatus(string OutputRoot, int Count, IReadOnlyList<T
     public bool Complete => Missing.Count == 0 && FailedItems.Count == 0;
 
     /// <summary>
-    /// Reads the reports under <paramref name="outputRoot"/>. The number of tasks is <paramref name="tasks"/> when given,
+    /// Reads the reports under <paramref name="outputRoot"/> (for a sharded evaluation, the prediction root or its
+    /// <see cref="VosScoreFiles.FolderIn"/>; a root holding both a vos batch and an evaluation is the vos batch). The number of tasks is <paramref name="tasks"/> when given,
     /// else that of the most recent report (reports of an earlier split into another number of tasks are ignored).
     /// </summary>
     /// <exception cref="Sam2Exception">no reports and no <paramref name="tasks"/>, or a report is unreadable.</exception>
     public static ClusterStatus Read(string outputRoot, int? tasks = null)
     {
         if (!Directory.Exists(outputRoot)) throw new Sam2Exception($"output root {outputRoot}: folder not found");
+        // A prediction root given for a sharded evaluation: its batch is the score folder.
+        string scores = VosScoreFiles.FolderIn(outputRoot);
+        if (!Directory.Exists(TaskReport.FolderIn(outputRoot)) && Directory.Exists(TaskReport.FolderIn(scores))) outputRoot = scores;
         var reports = TaskReport.ReadAll(outputRoot).Select(r => r.Report).ToList();
         int count = tasks ?? (reports.Count > 0 ? reports.MaxBy(r => r.Finished)!.Shard.Count
             : throw new Sam2Exception($"{TaskReport.FolderIn(outputRoot)}: no task reports yet (give --tasks N to list the tasks as missing)"));
