@@ -55,6 +55,13 @@ public sealed class ClusterResultsTests : IDisposable
         Assert.Equal(Sam2Sharp.Cli.Commands.Cli.UserError, code);
         Assert.Contains("0 of 2 tasks reported", text);
         Assert.Contains("missing tasks 0, 1", text);
+        // Just submitted: the script's array says how many tasks to wait for.
+        var line = BatchCommandLine.Parse(["vos", "--output-mask-dir", _dir]);
+        var options = new SlurmJobOptions { Tasks = 3, MaxConcurrent = 1, LogFolder = Path.Combine(_dir, ".sam2-tasks", "logs"), WorkingDirectory = _dir };
+        SlurmJob.Write(_dir, options, SlurmJob.Render(["sam2"], line, options), replace: false);
+        (code, text, _) = ClusterSubmissionTests.Run("status", _dir);
+        Assert.Equal(Sam2Sharp.Cli.Commands.Cli.UserError, code);
+        Assert.Contains("0 of 3 tasks reported", text);
     }
 
     [Fact]

@@ -114,7 +114,7 @@ public static class ClusterCommand
     static Command Status()
     {
         var root = new Argument<string>("OUTPUT") { Description = "The batch's output root (where .sam2-tasks/ is)" };
-        var tasks = new Option<int?>("--tasks") { Description = "The number of tasks (default: that of the latest report)" };
+        var tasks = new Option<int?>("--tasks") { Description = "The number of tasks (default: the submitted script's array, else that of the latest report)" };
         var c = new Command("status", "Per task: items done, skipped, failed (with reasons); tasks with no report. Exit 1 unless every task reported and nothing failed.");
         c.Arguments.Add(root);
         c.Options.Add(tasks);
@@ -130,7 +130,7 @@ public static class ClusterCommand
     static Command Merge()
     {
         var root = new Argument<string>("OUTPUT") { Description = "The batch's output root (where .sam2-tasks/ is)" };
-        var tasks = new Option<int?>("--tasks") { Description = "The number of tasks (default: that of the latest report)" };
+        var tasks = new Option<int?>("--tasks") { Description = "The number of tasks (default: the submitted script's array, else that of the latest report)" };
         var output = new Option<string?>("--out") { Description = "The merged file (amg: COCO JSON, default OUTPUT/annotations.coco.json; eval: CSV, default PRED_ROOT/results.csv)" };
         var force = new Option<bool>("--force") { Description = "Replace a different existing --out file" };
         var c = new Command("merge", "Once every task is complete: amg → one COCO JSON; eval → one J&F over all videos; vos → checks every video is complete (the masks are already in one folder).");

@@ -42,7 +42,7 @@ public sealed record ClusterStatus(string OutputRoot, int Count, IReadOnlyList<T
         string scores = VosScoreFiles.FolderIn(outputRoot);
         if (!Directory.Exists(TaskReport.FolderIn(outputRoot)) && Directory.Exists(TaskReport.FolderIn(scores))) outputRoot = scores;
         var reports = TaskReport.ReadAll(outputRoot).Select(r => r.Report).ToList();
-        int count = tasks ?? (reports.Count > 0 ? reports.MaxBy(r => r.Finished)!.Shard.Count
+        int count = tasks ?? SlurmJob.ArrayTasks(outputRoot) ?? (reports.Count > 0 ? reports.MaxBy(r => r.Finished)!.Shard.Count
             : throw new Sam2Exception($"{TaskReport.FolderIn(outputRoot)}: no task reports yet (give --tasks N to list the tasks as missing)"));
         if (count < 1) throw new Sam2Exception($"--tasks {count}: at least 1");
         var byIndex = reports.Where(r => r.Shard.Count == count).ToDictionary(r => r.Shard.Index);

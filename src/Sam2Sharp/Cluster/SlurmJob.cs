@@ -74,6 +74,16 @@ public static partial class SlurmJob
     /// <summary>The script's place: <c>OUTPUT/.sam2-tasks/submit.sbatch</c>, beside the task reports.</summary>
     public static string ScriptPath(string outputRoot) => Path.Combine(TaskReport.FolderIn(outputRoot), "submit.sbatch");
 
+    /// <summary>The number of tasks of the script submitted for <paramref name="outputRoot"/>; null without one.</summary>
+    public static int? ArrayTasks(string outputRoot)
+    {
+        string path = ScriptPath(outputRoot);
+        if (!File.Exists(path)) return null;
+        foreach (var line in File.ReadLines(path))
+            if (ArrayDirective().Match(line) is { Success: true } m) return int.Parse(m.Groups[1].Value) + 1;
+        return null;
+    }
+
     /// <summary>Writes the script to <see cref="ScriptPath"/> and makes the log folder (Slurm does not make it).</summary>
     /// <exception cref="Sam2Exception">a different script is there and <paramref name="replace"/> is false.</exception>
     public static string Write(string outputRoot, SlurmJobOptions options, string script, bool replace)
@@ -138,6 +148,7 @@ public static partial class SlurmJob
     }
 
     [GeneratedRegex(@"^[A-Za-z0-9_./:=@%+,-]+$")] private static partial Regex PlainWord();
+    [GeneratedRegex(@"^#SBATCH --array=0-([0-9]+)(%[0-9]+)?$")] private static partial Regex ArrayDirective();
     [GeneratedRegex(@"^[0-9]+[KMGT]?$")] private static partial Regex MemoryForm();
     [GeneratedRegex(@"^([0-9]+-)?[0-9]+(:[0-9]{2}){0,2}$")] private static partial Regex TimeForm();
     [GeneratedRegex(@"^[A-Za-z0-9_.,-]+$")] private static partial Regex NameForm();
