@@ -14,8 +14,10 @@ public sealed class BatchAmgTests : IDisposable
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    /// <summary>Three small crops of the golden image.</summary>
-    string Images()
+    string Images() => Crops(dir);
+
+    /// <summary>Three small crops of the golden image (a.png, b.png, c.png) and a text file, in <c>dir/images</c>.</summary>
+    internal static string Crops(string dir)
     {
         var input = Path.Combine(dir, "images");
         Directory.CreateDirectory(input);
