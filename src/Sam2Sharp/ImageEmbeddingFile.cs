@@ -79,6 +79,14 @@ public static class ImageEmbeddingFile
             throw new Sam2Exception($"embedding {path}: image_embed is [{string.Join(",", embed.shape)}], expected [1,{m.HiddenDim},{side},{side}]");
         var highRes = new List<Tensor>();
         for (int i = 0; tensors.TryGetValue($"high_res_feat{i}", out var t); i++) highRes.Add(t);
+        // The decoder's high-resolution inputs: C/8 channels at 4× and C/4 at 2× the embedding's side.
+        long[][] expected = m.Config.UseHighResFeaturesInSam
+            ? [[1, m.HiddenDim / 8, side * 4, side * 4], [1, m.HiddenDim / 4, side * 2, side * 2]] : [];
+        if (highRes.Count != expected.Length)
+            throw new Sam2Exception($"embedding {path} has {highRes.Count} high-resolution features, this model uses {expected.Length}");
+        for (int i = 0; i < expected.Length; i++)
+            if (!highRes[i].shape.SequenceEqual(expected[i]))
+                throw new Sam2Exception($"embedding {path}: high_res_feat{i} is [{string.Join(",", highRes[i].shape)}], expected [{string.Join(",", expected[i])}]");
         predictor.SetEmbedding(embed, highRes, (h, w));
     }
 

@@ -91,9 +91,17 @@ public sealed class Sam2ImagePredictor : IDisposable
     internal void SetEmbedding(Tensor embedding, IReadOnlyList<Tensor> highResFeatures, (int H, int W) originalSize)
     {
         ResetPredictor();
-        imageEmbed = embedding.DetachFromDisposeScope();
-        highResFeats = highResFeatures.Select(t => t.DetachFromDisposeScope()).ToList();
+        imageEmbed = OnModelDevice(embedding).DetachFromDisposeScope();
+        highResFeats = highResFeatures.Select(t => OnModelDevice(t).DetachFromDisposeScope()).ToList();
         origHw = [originalSize];
+    }
+
+    // A saved embedding is read on the CPU; the decoder needs it where the model is.
+    Tensor OnModelDevice(Tensor t)
+    {
+        var moved = t.to(Model.Device);
+        if (!ReferenceEquals(moved, t)) t.Dispose();
+        return moved;
     }
 
     /// <summary>Frees the embedding; a new image must be set before predicting.</summary>

@@ -43,6 +43,25 @@ public sealed record Sam2ModelOptions
     /// <summary>Receives download progress when a model given by name is fetched.</summary>
     public IProgress<DownloadProgress>? DownloadProgress { get; init; }
 
+    /// <summary>
+    /// Parses a device name (<c>cpu</c>, <c>cuda</c>, <c>cuda:N</c>) and checks this process can use it, so a missing
+    /// CUDA runtime or GPU is one clear line instead of a native error at the first tensor.
+    /// </summary>
+    /// <exception cref="Sam2Exception">the name is not a device, or the device is not available here.</exception>
+    public static Device ParseDevice(string name)
+    {
+        string n = name.Trim().ToLowerInvariant();
+        if (n == "cpu") return CPU;
+        if (n != "cuda" && !(n.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(n[5..], out int ix) && ix >= 0))
+            throw new Sam2Exception($"device '{name}': expected cpu, cuda or cuda:N");
+        if (!TorchSharp.torch.cuda.is_available())
+            throw new Sam2Exception($"device '{name}': no CUDA device is available to this process (the CPU build of TorchSharp, or no GPU); use cpu");
+        int index = n == "cuda" ? 0 : int.Parse(n[5..]);
+        int count = TorchSharp.torch.cuda.device_count();
+        if (index >= count) throw new Sam2Exception($"device '{name}': this machine has {count} CUDA device(s) (cuda:0 to cuda:{count - 1})");
+        return new Device(TorchSharp.DeviceType.CUDA, index);
+    }
+
     /// <summary>The config as this model is built from it.</summary>
     internal Sam2Config Apply(Sam2Config config)
     {

@@ -10,11 +10,16 @@ namespace Sam2Sharp;
 /// </summary>
 public sealed class Sam2Transforms
 {
+    /// <summary>Side S of the model's square input in pixels.</summary>
     public int Resolution { get; }
+    /// <summary>Logit threshold between background and foreground (the image predictor's default is 0).</summary>
     public double MaskThreshold { get; }
+    /// <summary>Background holes up to this area (pixels of the low-resolution logits) become foreground in post-processing; 0 turns it off.</summary>
     public double MaxHoleArea { get; }
+    /// <summary>Foreground sprinkles up to this area (pixels of the low-resolution logits) become background in post-processing; 0 turns it off.</summary>
     public double MaxSprinkleArea { get; }
 
+    /// <summary>The transforms of a model with input side <paramref name="resolution"/>; see the properties for each argument.</summary>
     public Sam2Transforms(int resolution, double maskThreshold, double maxHoleArea = 0.0, double maxSprinkleArea = 0.0)
     {
         Resolution = resolution;

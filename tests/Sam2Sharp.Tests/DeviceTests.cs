@@ -79,6 +79,28 @@ public sealed class DeviceTests
     }
 
     [Fact]
+    public void SavedEmbeddingIsReadOntoTheModelsDevice()
+    {
+        using var model = Load();
+        var image = RgbImage.Load(Path.Combine(Micro, "inputs", "image.png"));
+        string dir = TestCli.TempDir("sam2-device-embed-"), file = Path.Combine(dir, "image.safetensors");
+        try
+        {
+            using (var p = new Sam2ImagePredictor(model)) { p.SetImage(image); ImageEmbeddingFile.Save(p, image, file); }
+            var (normal, onMeta) = Twice(() =>
+            {
+                using var p = new Sam2ImagePredictor(model);
+                p.LoadEmbedding(file, image);
+                return p.Predict(new float[,] { { 40, 50 } }, [1], multimaskOutput: true);
+            });
+            AssertSameOnCpu(normal.Masks, onMeta.Masks, "masks from the saved embedding");
+            AssertSameOnCpu(normal.LowResLogits, onMeta.LowResLogits, "low-res logits from the saved embedding");
+            normal.Dispose(); onMeta.Dispose();
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void VideoPredictorOutputsFollowTheModel()
     {
         using var model = Load();

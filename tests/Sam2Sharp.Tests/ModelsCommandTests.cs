@@ -54,6 +54,21 @@ public sealed class ModelsCommandTests : IDisposable
     }
 
     [Fact]
+    public void VideoChecksItsStepsBeforeFetchingTheModel()
+    {
+        var registry = ModelHubTests.ServeMicro(_server, _dir);
+        var steps = Path.Combine(_dir, "steps.json");
+        File.WriteAllText(steps, "[{\"op\": \"add_points\", \"frame\": 0}]"); // no obj_id
+        var frames = Path.Combine(ModelHubTests.MicroFolder, "inputs", "video");
+        var (rc, err) = TestCli.RunCapturingErrors(VideoCommand.Create(),
+            ["video", "--model", "micro", "--models", registry, "--input", frames, "--prompts", steps, "--output", Path.Combine(_dir, "masks")]);
+        Assert.Equal(1, rc);
+        Assert.Contains(steps, ErrorLine(err));
+        Assert.Empty(_server.Requests);
+        Assert.False(File.Exists(Path.Combine(Home, "micro.pt")));
+    }
+
+    [Fact]
     public void NotFoundAndRefusedConnectionsGiveOneLineErrors()
     {
         var missing = ModelHubTests.WriteRegistry(_dir, "gone", _server.BaseUrl + "/gone.pt", new string('a', 64), null);

@@ -3,7 +3,7 @@ using Sam2Sharp.Modeling;
 
 namespace Sam2Sharp.Cli.Commands;
 
-/// <summary>The --checkpoint / --model / --config options every model command takes (with --models, --offline), and --precision.</summary>
+/// <summary>The --checkpoint / --model / --config options every model command takes (with --models, --offline), --precision and --device.</summary>
 public sealed class ModelOptions(bool checkpointRequired = true)
 {
     public Option<string?> Checkpoint { get; } = new("--checkpoint")
@@ -23,11 +23,16 @@ public sealed class ModelOptions(bool checkpointRequired = true)
         Description = "fp32 (default: the reference's numbers), bf16 (the encoder and memory in bfloat16: fast on CPUs with AMX or AVX512_BF16), or auto (bf16 where the CPU has them).",
         DefaultValueFactory = _ => "fp32",
     }.AcceptOnlyFromAmong("fp32", "bf16", "auto");
+    public Option<string> Device { get; } = new("--device")
+    {
+        Description = "Where the model runs: cpu (default), cuda or cuda:N (needs the CUDA build of the tool; see the README).",
+        DefaultValueFactory = _ => "cpu",
+    };
     public HubOptions Hub { get; } = new();
 
     public void AddTo(Command c)
     {
-        foreach (var o in new Option[] { Checkpoint, Model, Config, Precision }) c.Options.Add(o);
+        foreach (var o in new Option[] { Checkpoint, Model, Config, Precision, Device }) c.Options.Add(o);
         Hub.AddTo(c);
     }
 
@@ -53,7 +58,7 @@ public sealed class ModelOptions(bool checkpointRequired = true)
             var v => throw new Sam2Exception($"--precision {v}: expected fp32, bf16 or auto"),
         };
         if (CpuInfo.Current.SlowPrecisionWarning(precision) is { } warning) Console.Error.WriteLine(warning);
-        return new Sam2ModelOptions { Precision = precision };
+        return new Sam2ModelOptions { Precision = precision, Device = Sam2ModelOptions.ParseDevice(r.GetValue(Device)!) };
     }
 
     /// <summary>The model (default options: the reference builders' post-processing) at the precision asked for; with
@@ -61,7 +66,8 @@ public sealed class ModelOptions(bool checkpointRequired = true)
     public Sam2Base Load(ParseResult r, Sam2ModelOptions? options = null, string? defaultConfig = null)
     {
         var (checkpoint, config) = Resolve(r);
-        var withPrecision = (options ?? new Sam2ModelOptions()) with { Precision = Options(r).Precision };
-        return Sam2Builder.Load(config ?? (checkpoint is null ? defaultConfig : null), checkpoint, withPrecision);
+        var fromFlags = Options(r);
+        var withFlags = (options ?? new Sam2ModelOptions()) with { Precision = fromFlags.Precision, Device = fromFlags.Device };
+        return Sam2Builder.Load(config ?? (checkpoint is null ? defaultConfig : null), checkpoint, withFlags);
     }
 }

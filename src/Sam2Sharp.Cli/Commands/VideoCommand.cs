@@ -52,14 +52,14 @@ public static class VideoCommand
         foreach (var o in new Option[] { input, prompts, output, overlay, fps, saveTensors, nonOverlap }) cmd.Options.Add(o);
         cmd.SetAction(r => Cli.Run(() =>
         {
-            var (checkpoint, config) = model.Resolve(r);
-            return Execute(new Request(checkpoint!, config, r.GetValue(input)!, r.GetValue(prompts)!,
+            // The model is resolved (a --model fetched) only once the frames, steps and outputs are known to be good.
+            return Execute(new Request(() => model.Resolve(r), r.GetValue(input)!, r.GetValue(prompts)!,
                 r.GetValue(output), r.GetValue(overlay), r.GetValue(fps), r.GetValue(saveTensors), r.GetValue(nonOverlap), model.Options(r)));
         }));
         return cmd;
     }
 
-    sealed record Request(string Checkpoint, string? Config, string Input, string Prompts, string? Output, string? Overlay,
+    sealed record Request(Func<(string? Checkpoint, string? Config)> ResolveModel, string Input, string Prompts, string? Output, string? Overlay,
         double? Fps, string? SaveTensors, bool NonOverlapMasks, Sam2ModelOptions ModelOptions);
 
     static int Execute(Request q)
@@ -68,7 +68,6 @@ public static class VideoCommand
         if (q.Output is null && q.Overlay is null && q.SaveTensors is null)
             throw new Sam2Exception("nothing to write: give --output, --overlay-video or --save-tensors");
         string? fps = q.Fps is { } f ? OverlayVideoWriter.FormatFrameRate(f, "--fps") : null;
-        if (!File.Exists(q.Checkpoint)) throw new Sam2Exception($"checkpoint not found: {q.Checkpoint}");
         var frames = FrameSource.Open(q.Input);
         VideoSession? session = null;
         try
@@ -80,7 +79,9 @@ public static class VideoCommand
                 q.SaveTensors is null ? null : new OutputTarget("--save-tensors", q.SaveTensors),
                 fps, File.Exists(q.Input) ? q.Input : null), frames, steps, q.Prompts);
 
-            using var sam = Sam2Builder.Load(q.Config, q.Checkpoint, q.ModelOptions);
+            var (checkpoint, config) = q.ResolveModel();
+            if (!File.Exists(checkpoint)) throw new Sam2Exception($"checkpoint not found: {checkpoint}");
+            using var sam = Sam2Builder.Load(config, checkpoint, q.ModelOptions);
             var predictor = new Sam2VideoPredictor(sam, new Sam2VideoPredictorOptions { NonOverlapMasks = q.NonOverlapMasks });
             session = predictor.InitState(frames);
             var runner = new VideoStepRunner(predictor, session);

@@ -13,6 +13,7 @@ public static class Profiler
     static readonly object Gate = new();
     static Dictionary<string, (double Ms, long Calls)>? totals;
 
+    /// <summary>Whether sections are being collected (between <see cref="Start"/> and <see cref="Stop"/>).</summary>
     public static bool IsActive => totals is not null;
 
     /// <summary>Starts (or restarts) collecting.</summary>
@@ -32,6 +33,7 @@ public static class Profiler
     /// <summary>Times the section until the returned value is disposed (a no-op when not collecting).</summary>
     public static Section Time(string name) => new(totals is null ? null : name);
 
+    /// <summary>A running section of <see cref="Time"/>; disposing it adds its time to the totals.</summary>
     public readonly struct Section : IDisposable
     {
         readonly string? name;
@@ -39,6 +41,7 @@ public static class Profiler
 
         internal Section(string? name) { this.name = name; start = name is null ? 0 : Stopwatch.GetTimestamp(); }
 
+        /// <summary>Stops the section and adds its wall time and one call to its name's totals.</summary>
         public void Dispose()
         {
             if (name is null) return;

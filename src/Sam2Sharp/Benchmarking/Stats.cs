@@ -2,8 +2,10 @@ using System.Diagnostics;
 
 namespace Sam2Sharp.Benchmarking;
 
+/// <summary>Summary statistics of benchmark timings.</summary>
 public static class Stats
 {
+    /// <summary>The median of the values (the mean of the middle two for an even count).</summary>
     public static double Median(IEnumerable<double> values)
     {
         var v = values.OrderBy(x => x).ToArray();

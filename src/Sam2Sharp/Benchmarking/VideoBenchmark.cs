@@ -14,6 +14,12 @@ public sealed record VideoBenchmarkSample(int Frame, double Milliseconds, long W
 /// </summary>
 public static class VideoBenchmark
 {
+    /// <summary>Runs the benchmark and returns one sample per propagated frame, in order.</summary>
+    /// <param name="predictor">The video predictor to time.</param>
+    /// <param name="video">A frame folder or video file, looped to <paramref name="frames"/> frames.</param>
+    /// <param name="frames">Frames to track.</param>
+    /// <param name="objects">Objects to track, each prompted with a box on frame 0.</param>
+    /// <param name="progress">Called with each sample as soon as it is measured.</param>
     public static IReadOnlyList<VideoBenchmarkSample> Run(Sam2VideoPredictor predictor, string video, int frames, int objects,
         Action<VideoBenchmarkSample>? progress = null)
     {

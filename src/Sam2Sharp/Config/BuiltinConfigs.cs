@@ -6,12 +6,15 @@ namespace Sam2Sharp.Config;
 /// </summary>
 public static class BuiltinConfigs
 {
+    /// <summary>The official names, SAM 2 then SAM 2.1, tiny to large.</summary>
     public static IReadOnlyList<string> Names { get; } =
     [
         "sam2_hiera_t", "sam2_hiera_s", "sam2_hiera_b+", "sam2_hiera_l",
         "sam2.1_hiera_t", "sam2.1_hiera_s", "sam2.1_hiera_b+", "sam2.1_hiera_l",
     ];
 
+    /// <summary>Looks a built-in configuration up by name (a path's folder and a ".yaml" ending are ignored).</summary>
+    /// <returns><see langword="false"/> if <paramref name="name"/> is none of <see cref="Names"/>.</returns>
     public static bool TryGet(string name, out Sam2Config config)
     {
         var key = Path.GetFileName(name);
@@ -31,6 +34,8 @@ public static class BuiltinConfigs
         return true;
     }
 
+    /// <summary>The built-in configuration named <paramref name="name"/>, as <see cref="TryGet"/>.</summary>
+    /// <exception cref="Sam2Exception">The name is none of <see cref="Names"/>.</exception>
     public static Sam2Config Get(string name) => TryGet(name, out var c) ? c
         : throw new Sam2Exception($"unknown config '{name}': give one of {string.Join(", ", Names)} or a .yaml file");
 

@@ -51,10 +51,12 @@ public static class YamlInput
     static string FirstLine(string s) => s.Split('\n')[0].Trim();
 
     /// <summary>Plays a list of events back as a parser.</summary>
-    public sealed class Replay(IReadOnlyList<ParsingEvent> events) : IParser
+    internal sealed class Replay(IReadOnlyList<ParsingEvent> events) : IParser
     {
         int next = -1;
+        /// <inheritdoc/>
         public ParsingEvent? Current => next >= 0 && next < events.Count ? events[next] : null;
+        /// <inheritdoc/>
         public bool MoveNext() => ++next < events.Count;
     }
 }

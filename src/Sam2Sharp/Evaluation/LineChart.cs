@@ -13,23 +13,38 @@ public sealed record LineSeries(IReadOnlyList<(double X, double Y)> Points, SKCo
 /// </summary>
 public sealed class LineChart
 {
+    /// <summary>The first series colour (matplotlib's default blue).</summary>
     public static readonly SKColor Blue = new(31, 119, 180);
+    /// <summary>The second series colour (matplotlib's default orange).</summary>
     public static readonly SKColor Orange = new(255, 127, 14);
 
+    /// <summary>The title above the plot.</summary>
     public required string Title { get; init; }
+    /// <summary>The X axis title.</summary>
     public required string XLabel { get; init; }
+    /// <summary>The Y axis title.</summary>
     public required string YLabel { get; init; }
+    /// <summary>The left end of the X axis, in data units.</summary>
     public required double XMin { get; init; }
+    /// <summary>The right end of the X axis, in data units.</summary>
     public required double XMax { get; init; }
+    /// <summary>The bottom of the Y axis; lower values are drawn at it.</summary>
     public required double YMin { get; init; }
+    /// <summary>The top of the Y axis; higher values are drawn at it.</summary>
     public required double YMax { get; init; }
+    /// <summary>X values that get a grid line and a label (e.g. from <see cref="NiceTicks"/>).</summary>
     public required IReadOnlyList<double> XTicks { get; init; }
+    /// <summary>Y values that get a grid line and a label.</summary>
     public required IReadOnlyList<double> YTicks { get; init; }
-    /// <summary>.NET numeric format of the tick labels.</summary>
+    /// <summary>.NET numeric format of the X tick labels.</summary>
     public string XTickFormat { get; init; } = "0";
+    /// <summary>.NET numeric format of the Y tick labels.</summary>
     public string YTickFormat { get; init; } = "F1";
+    /// <summary>The lines, drawn in order (later ones on top).</summary>
     public IReadOnlyList<LineSeries> Series { get; init; } = [];
+    /// <summary>Image width in pixels.</summary>
     public int Width { get; init; } = 720;
+    /// <summary>Image height in pixels.</summary>
     public int Height { get; init; } = 440;
 
     /// <summary>
@@ -52,6 +67,8 @@ public sealed class LineChart
         return ticks;
     }
 
+    /// <summary>Draws the chart and writes it to <paramref name="path"/> as PNG.</summary>
+    /// <exception cref="Sam2Exception">The file cannot be written.</exception>
     public void Save(string path)
     {
         const float left = 72, right = 24, top = 40, bottom = 52;

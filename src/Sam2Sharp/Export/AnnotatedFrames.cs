@@ -13,12 +13,16 @@ public sealed class AnnotatedFrames
     readonly SortedDictionary<int, SortedDictionary<int, Rle>> frames = new();
     readonly object sync = new();
 
+    /// <summary>Frame width in pixels.</summary>
     public int Width { get; }
+    /// <summary>Frame height in pixels.</summary>
     public int Height { get; }
     /// <summary>Frame names for the exported files (a frame folder's file stems, or zero-padded indices).</summary>
     public IReadOnlyList<string> FrameNames { get; }
     readonly Dictionary<int, string> objectNames = new();
 
+    /// <summary>An empty annotation of frames of one size, with their names for the exported files.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The size is not positive.</exception>
     public AnnotatedFrames(int width, int height, IReadOnlyList<string> frameNames)
     {
         if (width <= 0 || height <= 0) throw new ArgumentOutOfRangeException(nameof(width), "the frame size must be positive");

@@ -24,8 +24,11 @@ public sealed class ModelHub : IDisposable
         _downloader = new ModelDownloader(_http, Options.StallTimeout);
     }
 
+    /// <summary>The settings in effect (base URL, cache folder, offline mode, …).</summary>
     public ModelHubOptions Options { get; }
+    /// <summary>The models known by name: the official ones and any from registry files.</summary>
     public ModelRegistry Registry { get; }
+    /// <summary>The cache folder the checkpoints are kept in.</summary>
     public ModelCache Cache { get; }
 
     /// <summary>Every registered model with where it is cached and whether it is there (verified, no hashing).</summary>
@@ -87,5 +90,6 @@ public sealed class ModelHub : IDisposable
         try { File.Delete(path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
+    /// <summary>Releases the HTTP client.</summary>
     public void Dispose() => _http.Dispose();
 }

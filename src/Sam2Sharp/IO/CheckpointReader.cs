@@ -43,6 +43,7 @@ public sealed class CheckpointReader : IDisposable
 
     /// <summary>Opens a checkpoint file.</summary>
     /// <exception cref="Sam2Exception">the file is missing, a folder, not a checkpoint, or declares something refused.</exception>
+    /// <param name="path">The <c>.pt</c> file.</param>
     /// <param name="kind">What the file is to the caller, for messages ("checkpoint", "mask input", …).</param>
     public static CheckpointReader Open(string path, string kind = "checkpoint") => new(InputFiles.OpenRegular(path, kind), path, false, kind);
 
@@ -239,6 +240,7 @@ public sealed class CheckpointReader : IDisposable
         return t.MoveToOuterDisposeScope();
     }
 
+    /// <summary>Closes the archive, and the stream unless it was opened with <c>leaveOpen</c>.</summary>
     public void Dispose()
     {
         zip?.Dispose();

@@ -4,7 +4,27 @@ using Microsoft.Win32.SafeHandles;
 namespace Sam2Sharp.IO;
 
 /// <summary>What a path names, without following a symbolic link.</summary>
-public enum FileKindType { Missing, Regular, Directory, SymbolicLink, Fifo, CharacterDevice, BlockDevice, Socket, Other }
+public enum FileKindType
+{
+    /// <summary>Nothing exists at the path.</summary>
+    Missing,
+    /// <summary>A regular file.</summary>
+    Regular,
+    /// <summary>A directory.</summary>
+    Directory,
+    /// <summary>A symbolic link (not followed).</summary>
+    SymbolicLink,
+    /// <summary>A named pipe.</summary>
+    Fifo,
+    /// <summary>A character device, e.g. /dev/zero.</summary>
+    CharacterDevice,
+    /// <summary>A block device.</summary>
+    BlockDevice,
+    /// <summary>A Unix domain socket.</summary>
+    Socket,
+    /// <summary>Any other type.</summary>
+    Other,
+}
 
 /// <summary>
 /// The type of a file system entry (.NET's attributes do not tell a FIFO or a device from a file). On Linux this

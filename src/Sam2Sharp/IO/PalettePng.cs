@@ -8,10 +8,15 @@ namespace Sam2Sharp.IO;
 /// <summary>PNG colour types (IHDR byte 9).</summary>
 public enum PngColorType : byte
 {
+    /// <summary>Grayscale.</summary>
     Gray = 0,
+    /// <summary>RGB truecolour.</summary>
     Rgb = 2,
+    /// <summary>Palette indices (PLTE chunk).</summary>
     Indexed = 3,
+    /// <summary>Grayscale with alpha.</summary>
     GrayAlpha = 4,
+    /// <summary>RGB with alpha.</summary>
     Rgba = 6,
 }
 
@@ -19,9 +24,13 @@ public enum PngColorType : byte
 /// <see cref="Channels"/> samples per pixel.</summary>
 public sealed class PngImage
 {
+    /// <summary>Width in pixels.</summary>
     public required int Width { get; init; }
+    /// <summary>Height in pixels.</summary>
     public required int Height { get; init; }
+    /// <summary>Bits per sample (1, 2, 4, 8 or 16).</summary>
     public required int BitDepth { get; init; }
+    /// <summary>The colour type, which fixes <see cref="Channels"/>.</summary>
     public required PngColorType ColorType { get; init; }
     /// <summary>1 (gray, indexed), 2 (gray+alpha), 3 (RGB), 4 (RGBA).</summary>
     public int Channels => PalettePng.ChannelsOf(ColorType);
@@ -278,6 +287,7 @@ public static class PalettePng
         WriteIndexed(f, indices, width, height, paletteRgb);
     }
 
+    /// <summary>Writes an 8-bit indexed PNG to <paramref name="stream"/>, as the file overload.</summary>
     public static void WriteIndexed(Stream stream, ReadOnlySpan<byte> indices, int width, int height, ReadOnlySpan<byte> paletteRgb)
     {
         if (paletteRgb.Length == 0 || paletteRgb.Length % 3 != 0 || paletteRgb.Length > 768)
@@ -292,6 +302,7 @@ public static class PalettePng
         WriteGray(f, pixels, width, height);
     }
 
+    /// <summary>Writes an 8-bit grayscale PNG to <paramref name="stream"/>.</summary>
     public static void WriteGray(Stream stream, ReadOnlySpan<byte> pixels, int width, int height) =>
         Write(stream, pixels, width, height, PngColorType.Gray, default);
 

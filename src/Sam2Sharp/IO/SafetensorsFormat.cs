@@ -93,7 +93,7 @@ public static class SafetensorsFormat
             if (off.Length != 2 || off[1] - off[0] != 4 * count || dataStart + off[1] > bytes.Length)
                 throw new InvalidDataException($"tensor '{p.Name}': its data range does not fit its shape or the file");
             var values = MemoryMarshal.Cast<byte, float>(bytes.AsSpan((int)(dataStart + off[0]), (int)(4 * count))).ToArray();
-            tensors[p.Name] = tensor(values, shape);
+            tensors[p.Name] = tensor(values, shape, device: CPU); // read on the CPU; a consumer moves it where it is used
         }
         return (tensors, metadata);
     }

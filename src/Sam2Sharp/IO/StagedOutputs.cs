@@ -7,6 +7,9 @@ using System.Text.RegularExpressions;
 namespace Sam2Sharp.IO;
 
 /// <summary>One output of a run: a file or a folder. <see cref="Label"/> names it in messages (e.g. the option that gave it).</summary>
+/// <param name="Label">Names the output in messages, e.g. the option that gave it.</param>
+/// <param name="Path">Where the output goes.</param>
+/// <param name="IsFolder">Whether the output is a folder (else a file).</param>
 /// <param name="Overwrite">Whether an existing regular file may be replaced (a folder must always be new or empty).</param>
 public sealed record OutputTarget(string Label, string Path, bool IsFolder = false, bool Overwrite = true);
 

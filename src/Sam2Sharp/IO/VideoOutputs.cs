@@ -50,6 +50,9 @@ public sealed class VideoOutputs : IDisposable
 
     /// <summary>Checks everything the outputs need before any compute (targets, their locks, object ids, frame names,
     /// the overlay's format and encoder) and opens them.</summary>
+    /// <param name="options">The outputs to write; at least one must be given.</param>
+    /// <param name="frames">The video the steps run on (its frame names name the mask PNGs).</param>
+    /// <param name="steps">The steps to run: their object ids are the outputs' objects.</param>
     /// <param name="stepsSource">Names the steps in messages.</param>
     public static VideoOutputs Open(VideoOutputOptions options, IFrameSource frames, IReadOnlyList<VideoStep> steps, string stepsSource)
     {

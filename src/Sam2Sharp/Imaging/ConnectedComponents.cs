@@ -36,7 +36,9 @@ public sealed class ComponentLabeling
         Stats = stats;
     }
 
+    /// <summary>Height of the mask.</summary>
     public int Height { get; }
+    /// <summary>Width of the mask.</summary>
     public int Width { get; }
 
     /// <summary>Row-major H×W labels: 0 for background, 1…LabelCount-1 for the components.</summary>

@@ -9,8 +9,11 @@ namespace Sam2Sharp.Imaging;
 /// <summary>Frames of a video, decoded on demand. All frames have the same size.</summary>
 public interface IFrameSource : IDisposable
 {
+    /// <summary>Number of frames.</summary>
     int Count { get; }
+    /// <summary>Width of every frame in pixels.</summary>
     int Width { get; }
+    /// <summary>Height of every frame in pixels.</summary>
     int Height { get; }
 
     /// <summary>The frame's name for outputs: the file stem for a folder, the zero-padded index for a video file.</summary>
@@ -20,9 +23,11 @@ public interface IFrameSource : IDisposable
     RgbImage Read(int index);
 }
 
+/// <summary>Opens a video given as a path.</summary>
 public static class FrameSource
 {
     /// <summary>A folder of frame images, or a video file decoded with ffmpeg.</summary>
+    /// <exception cref="Sam2Exception">The path is neither a folder nor a file.</exception>
     public static IFrameSource Open(string path)
     {
         if (Directory.Exists(path)) return new FolderFrameSource(path);
@@ -43,12 +48,19 @@ public sealed class FolderFrameSource : IFrameSource
     readonly string[] _paths;
     readonly string[] _names;
 
+    /// <summary>The folder the frames were read from.</summary>
     public string Folder { get; }
+    /// <inheritdoc/>
     public int Count => _paths.Length;
+    /// <inheritdoc/>
     public int Width { get; }
+    /// <inheritdoc/>
     public int Height { get; }
 
+    /// <summary>Lists and orders the folder's frames and checks that they all have one size.</summary>
+    /// <param name="folder">The folder of frame images.</param>
     /// <param name="extensions">The frame file extensions to take (lower case, with the dot); default JPEG and PNG.</param>
+    /// <exception cref="Sam2Exception">The folder is missing, holds no frames, or its frames differ in size.</exception>
     public FolderFrameSource(string folder, IReadOnlyCollection<string>? extensions = null)
     {
         extensions ??= Extensions;
@@ -79,11 +91,13 @@ public sealed class FolderFrameSource : IFrameSource
         }
     }
 
+    /// <inheritdoc/>
     public string Name(int index) => _names[CheckIndex(index)];
 
     /// <summary>The file of frame <paramref name="index"/>.</summary>
     public string PathOf(int index) => _paths[CheckIndex(index)];
 
+    /// <inheritdoc/>
     public RgbImage Read(int index)
     {
         var img = RgbImage.Load(_paths[CheckIndex(index)]);
@@ -96,6 +110,7 @@ public sealed class FolderFrameSource : IFrameSource
         index >= 0 && index < _paths.Length ? index
         : throw new ArgumentOutOfRangeException(nameof(index), $"frame {index} is outside 0..{_paths.Length - 1}");
 
+    /// <inheritdoc/>
     public void Dispose() { }
 }
 
@@ -123,14 +138,19 @@ public sealed class VideoFileFrameSource : IFrameSource
     int _next; // index of the frame the running decoder yields next
     bool _disposed;
 
+    /// <summary>The video file.</summary>
     public string File { get; }
+    /// <inheritdoc/>
     public int Count { get; }
+    /// <inheritdoc/>
     public int Width { get; }
+    /// <inheritdoc/>
     public int Height { get; }
 
     /// <summary>How many times a decoder process was started (for diagnostics and tests).</summary>
     public int DecoderStarts { get; private set; }
 
+    /// <summary>Probes the file's frame count and size with ffprobe; decoding starts at the first read.</summary>
     /// <param name="file">the video file.</param>
     /// <param name="cacheSize">number of most recently read frames kept in memory.</param>
     public VideoFileFrameSource(string file, int cacheSize = 4)
@@ -142,8 +162,10 @@ public sealed class VideoFileFrameSource : IFrameSource
         (Width, Height, Count) = Probe(file);
     }
 
+    /// <inheritdoc/>
     public string Name(int index) => CheckIndex(index).ToString("D5", CultureInfo.InvariantCulture);
 
+    /// <inheritdoc/>
     public RgbImage Read(int index)
     {
         CheckIndex(index);
@@ -262,6 +284,7 @@ public sealed class VideoFileFrameSource : IFrameSource
         _decoder = null; _pipe = null;
     }
 
+    /// <summary>Stops the decoder process and drops the cached frames.</summary>
     public void Dispose()
     {
         lock (_lock)

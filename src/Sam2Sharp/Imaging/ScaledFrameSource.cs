@@ -9,11 +9,15 @@ public sealed class ScaledFrameSource : IFrameSource
 {
     readonly IFrameSource inner;
 
+    /// <inheritdoc/>
     public int Count => inner.Count;
+    /// <summary>Width of the scaled frames.</summary>
     public int Width { get; }
+    /// <summary>Height of the scaled frames.</summary>
     public int Height { get; }
-    /// <summary>The size of the source's frames.</summary>
+    /// <summary>Width of the source's frames.</summary>
     public int SourceWidth => inner.Width;
+    /// <summary>Height of the source's frames.</summary>
     public int SourceHeight => inner.Height;
     /// <summary>Whether the frames are smaller than the source's.</summary>
     public bool IsScaled => Width != inner.Width || Height != inner.Height;
@@ -34,13 +38,16 @@ public sealed class ScaledFrameSource : IFrameSource
         return (Math.Max(1, (int)Math.Round(width * scale)), Math.Max(1, (int)Math.Round(height * scale)));
     }
 
+    /// <summary>The source's name for the frame.</summary>
     public string Name(int index) => inner.Name(index);
 
+    /// <summary>The source's frame, resized when <see cref="IsScaled"/>.</summary>
     public RgbImage Read(int index)
     {
         var frame = inner.Read(index);
         return IsScaled ? PilResize.Resize(frame, Width, Height) : frame;
     }
 
+    /// <summary>Disposes the inner source, which this source owns.</summary>
     public void Dispose() => inner.Dispose();
 }

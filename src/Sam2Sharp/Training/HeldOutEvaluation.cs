@@ -17,13 +17,17 @@ public sealed record HeldOutResult(long Step, double JF, double J, double F, int
 /// </summary>
 public sealed class HeldOutEvaluation
 {
+    /// <summary>The held-out frames: one folder per video.</summary>
     public string ImageFolder { get; }
+    /// <summary>The held-out ground-truth annotations: one folder per video.</summary>
     public string GtFolder { get; }
+    /// <summary>The held-out videos, as the file list names them.</summary>
     public IReadOnlyList<string> Videos { get; }
     /// <summary>How the held-out annotations are stored (detected from the first video).</summary>
     public VosLayout Layout { get; }
     /// <summary>Predictions go to <c>step_NNNNNN/</c> below this folder; results to <see cref="LogPath"/>.</summary>
     public string OutputFolder { get; }
+    /// <summary>The JSON-lines log: one <see cref="HeldOutResult"/> per evaluation.</summary>
     public string LogPath => Path.Combine(OutputFolder, "eval_log.jsonl");
     // "J&F" as written, not \u0026.
     static readonly JsonSerializerOptions LogJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };

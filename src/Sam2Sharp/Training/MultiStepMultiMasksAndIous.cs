@@ -10,17 +10,36 @@ namespace Sam2Sharp.Training;
 /// </summary>
 public sealed class MultiStepMultiMasksAndIous
 {
+    /// <summary>Keys of the loss dictionary and of <see cref="WeightDict"/>: focal (mask), dice, IoU, object score (class), and the weighted total.</summary>
     public const string LossMask = "loss_mask", LossDice = "loss_dice", LossIou = "loss_iou", LossClass = "loss_class", CoreLoss = "core_loss";
 
+    /// <summary>Weight of each loss in <see cref="CoreLoss"/>; <see cref="LossClass"/> defaults to 0.</summary>
     public IReadOnlyDictionary<string, double> WeightDict { get; }
+    /// <summary>α of the sigmoid focal loss on masks (negative: no class weighting).</summary>
     public double FocalAlpha { get; }
+    /// <summary>γ of the sigmoid focal loss on masks.</summary>
     public double FocalGamma { get; }
+    /// <summary>Whether the IoU loss covers every multimask output, not only the best one.</summary>
     public bool SuperviseAllIou { get; }
+    /// <summary>Whether the IoU loss is L1 instead of squared error.</summary>
     public bool IouUseL1Loss { get; }
+    /// <summary>Whether the object-score (presence) loss is computed; else it is 0.</summary>
     public bool PredObjScores { get; }
+    /// <summary>γ of the sigmoid focal loss on object scores.</summary>
     public double FocalGammaObjScore { get; }
+    /// <summary>α of the sigmoid focal loss on object scores (negative: no class weighting).</summary>
     public double FocalAlphaObjScore { get; }
 
+    /// <summary>The loss with the reference's defaults; see the properties for each argument.</summary>
+    /// <param name="weightDict">Weights by loss key; must hold <see cref="LossMask"/>, <see cref="LossDice"/> and <see cref="LossIou"/>.</param>
+    /// <param name="focalAlpha">See <see cref="FocalAlpha"/>.</param>
+    /// <param name="focalGamma">See <see cref="FocalGamma"/>.</param>
+    /// <param name="superviseAllIou">See <see cref="SuperviseAllIou"/>.</param>
+    /// <param name="iouUseL1Loss">See <see cref="IouUseL1Loss"/>.</param>
+    /// <param name="predObjScores">See <see cref="PredObjScores"/>.</param>
+    /// <param name="focalGammaObjScore">See <see cref="FocalGammaObjScore"/>.</param>
+    /// <param name="focalAlphaObjScore">See <see cref="FocalAlphaObjScore"/>.</param>
+    /// <exception cref="ArgumentException">A required weight is missing.</exception>
     public MultiStepMultiMasksAndIous(IReadOnlyDictionary<string, double> weightDict, double focalAlpha = 0.25, double focalGamma = 2,
         bool superviseAllIou = false, bool iouUseL1Loss = false, bool predObjScores = false,
         double focalGammaObjScore = 0.0, double focalAlphaObjScore = -1)

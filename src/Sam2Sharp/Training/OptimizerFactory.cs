@@ -13,26 +13,37 @@ namespace Sam2Sharp.Training;
 /// </summary>
 public sealed record OptimizerSettings
 {
+    /// <summary>The starting lr of every parameter outside the image encoder.</summary>
     public double BaseLr { get; init; } = 5.0e-6;
     /// <summary>The lr of parameters matching <see cref="VisionLrPatterns"/> (the image encoder).</summary>
     public double VisionLr { get; init; } = 3.0e-6;
+    /// <summary>Parameter-name patterns (fnmatch style) that take <see cref="VisionLr"/>.</summary>
     public IReadOnlyList<string> VisionLrPatterns { get; init; } = new[] { "image_encoder.*" };
     /// <summary>Both schedules end at this fraction of their start.</summary>
     public double EndLrFactor { get; init; } = 0.1;
+    /// <summary>Steps of linear lr warm-up before the cosine schedule (0: none).</summary>
     public long WarmupSteps { get; init; }
+    /// <summary>AdamW's weight decay, on every parameter not exempt.</summary>
     public double WeightDecay { get; init; } = 0.1;
     /// <summary>Parameters (name patterns, fnmatch style) with no weight decay; LayerNorm parameters too when set.</summary>
     public IReadOnlyList<string> NoWeightDecayPatterns { get; init; } = new[] { "*bias*" };
+    /// <summary>Whether LayerNorm weights and biases are exempt from weight decay.</summary>
     public bool NoWeightDecayForLayerNorm { get; init; } = true;
     /// <summary>Layer-wise lr decay per trunk block (1: none).</summary>
     public double LayerDecay { get; init; } = 0.9;
+    /// <summary>Lower bound of a layer-decay scale (<see langword="null"/>: none).</summary>
     public double? LayerDecayMin { get; init; }
+    /// <summary>Name prefix of the parameters layer decay applies to (the Hiera trunk).</summary>
     public string LayerDecayApplyTo { get; init; } = "image_encoder.trunk";
+    /// <summary>Name patterns (fnmatch style) whose layer-decay scale is set directly, first match wins.</summary>
     public IReadOnlyList<(string Pattern, double Value)> LayerDecayOverrides { get; init; } = new[] { ("*pos_embed*", 1.0) };
     /// <summary>Max L2 norm of all gradients together (null or ≤ 0: no clipping).</summary>
     public double? GradClipMaxNorm { get; init; } = 0.1;
+    /// <summary>AdamW's first-moment decay.</summary>
     public double Beta1 { get; init; } = 0.9;
+    /// <summary>AdamW's second-moment decay.</summary>
     public double Beta2 { get; init; } = 0.999;
+    /// <summary>AdamW's denominator epsilon.</summary>
     public double Eps { get; init; } = 1e-8;
 }
 
@@ -45,9 +56,13 @@ public sealed record TrainParamGroup(IReadOnlyList<string> Names, bool Vision, d
 /// </summary>
 public sealed class TrainOptimizer : IDisposable
 {
+    /// <summary>The underlying AdamW optimiser.</summary>
     public AdamW Optimizer { get; }
+    /// <summary>The parameter groups, each with its lr scale and weight decay.</summary>
     public IReadOnlyList<TrainParamGroup> Groups { get; }
+    /// <summary>The settings it was built with.</summary>
     public OptimizerSettings Settings { get; }
+    /// <summary>Steps of the whole run: the schedule reaches its end lr here.</summary>
     public long TotalSteps { get; }
     readonly List<Parameter> parameters;
 
@@ -62,6 +77,12 @@ public sealed class TrainOptimizer : IDisposable
     public double ScheduledLr(long step, bool vision) =>
         CosineWithWarmup(vision ? Settings.VisionLr : Settings.BaseLr, Settings.EndLrFactor, Settings.WarmupSteps, TotalSteps, step);
 
+    /// <summary>A cosine schedule from <paramref name="start"/> to <paramref name="start"/>×<paramref name="endFactor"/> over the steps after a linear warm-up.</summary>
+    /// <param name="start">The lr after warm-up.</param>
+    /// <param name="endFactor">The final lr as a fraction of <paramref name="start"/>.</param>
+    /// <param name="warmupSteps">Steps of linear warm-up from start/warmupSteps to start (0: none).</param>
+    /// <param name="totalSteps">Steps of the whole run, warm-up included.</param>
+    /// <param name="step">The 0-based step; steps past the end keep the final lr.</param>
     public static double CosineWithWarmup(double start, double endFactor, long warmupSteps, long totalSteps, long step)
     {
         if (warmupSteps > 0 && step < warmupSteps) return start * (step + 1) / warmupSteps;
@@ -80,6 +101,7 @@ public sealed class TrainOptimizer : IDisposable
     /// <summary>The lr of the default (non-vision, unscaled) parameters at the current step.</summary>
     public double CurrentLr(long step) => ScheduledLr(step, false);
 
+    /// <summary>Clears every parameter's gradient.</summary>
     public void ZeroGrad() => Optimizer.zero_grad();
 
     /// <summary>Clips the gradients (if set) and updates with the lr of <paramref name="step"/>; returns the gradient norm before clipping.</summary>
@@ -101,6 +123,7 @@ public sealed class TrainOptimizer : IDisposable
         return Math.Sqrt(sq);
     }
 
+    /// <summary>Disposes the optimiser's state tensors.</summary>
     public void Dispose() => Optimizer.Dispose();
 }
 

@@ -10,28 +10,41 @@ namespace Sam2Sharp.Training;
 /// </summary>
 public sealed record Sam2TrainOptions
 {
+    /// <summary>Probability that a training clip is prompted with clicks or a box instead of ground-truth masks (a one-frame clip always uses clicks).</summary>
     public double ProbToUsePtInputForTrain { get; init; }
+    /// <summary>As <see cref="ProbToUsePtInputForTrain"/>, in evaluation.</summary>
     public double ProbToUsePtInputForEval { get; init; }
+    /// <summary>When clicks are used, the probability that a conditioning frame gets a box instead of one click.</summary>
     public double ProbToUseBoxInputForTrain { get; init; }
+    /// <summary>As <see cref="ProbToUseBoxInputForTrain"/>, in evaluation.</summary>
     public double ProbToUseBoxInputForEval { get; init; }
     /// <summary>Frames that receive correction clicks (the initial conditioning frames first, then random others).</summary>
     public int NumFramesToCorrectForTrain { get; init; } = 1;
+    /// <summary>As <see cref="NumFramesToCorrectForTrain"/>, in evaluation.</summary>
     public int NumFramesToCorrectForEval { get; init; } = 1;
+    /// <summary>Whether the number of corrected frames is drawn between the conditioning frames' count and <see cref="NumFramesToCorrectForTrain"/>.</summary>
     public bool RandFramesToCorrectForTrain { get; init; }
+    /// <summary>As <see cref="RandFramesToCorrectForTrain"/>, in evaluation.</summary>
     public bool RandFramesToCorrectForEval { get; init; }
     /// <summary>Initial conditioning frames (the first frame always; with Rand*, 1 to this many).</summary>
     public int NumInitCondFramesForTrain { get; init; } = 1;
+    /// <summary>As <see cref="NumInitCondFramesForTrain"/>, in evaluation.</summary>
     public int NumInitCondFramesForEval { get; init; } = 1;
+    /// <summary>Whether the number of initial conditioning frames is drawn from 1 to <see cref="NumInitCondFramesForTrain"/>.</summary>
     public bool RandInitCondFramesForTrain { get; init; } = true;
+    /// <summary>As <see cref="RandInitCondFramesForTrain"/>, in evaluation.</summary>
     public bool RandInitCondFramesForEval { get; init; }
     /// <summary>Frames that get correction clicks join the conditioning frames.</summary>
     public bool AddAllFramesToCorrectAsCond { get; init; }
+    /// <summary>Correction clicks sampled, one per step, on each frame chosen for correction (after its initial click).</summary>
     public int NumCorrectionPtPerFrame { get; init; } = 7;
     /// <summary>"uniform" or "center" (training always samples uniformly).</summary>
     public string PtSamplingForEval { get; init; } = PointSampling.Center;
+    /// <summary>Probability, in training, that a correction click is sampled from the ground-truth mask instead of the error region.</summary>
     public double ProbToSampleFromGtForTrain { get; init; }
     /// <summary>In eval, compute each frame's image features when it is tracked instead of all at once.</summary>
     public bool ForwardBackbonePerFrameForEval { get; init; }
+    /// <summary>Whether the image encoder's parameters are frozen (no gradients).</summary>
     public bool FreezeImageEncoder { get; init; }
 
     internal void Validate()
@@ -59,9 +72,11 @@ public sealed class TrainFrameOutput
     public required List<Tensor> MultistepObjectScoreLogits { get; init; }
     /// <summary>The chosen masks of all steps concatenated, O×steps×S/4×S/4 and O×steps×S×S.</summary>
     public required Tensor MultistepPredMasks { get; init; }
+    /// <summary>The high-resolution counterpart of <see cref="MultistepPredMasks"/>, O×steps×S×S.</summary>
     public required Tensor MultistepPredMasksHighRes { get; init; }
     /// <summary>The final step's output, as kept in the memory bank (prediction, pointer, memory).</summary>
     public required FrameOutput Output { get; init; }
+    /// <summary>Whether the frame is a conditioning frame (an initial one, or one added by a correction).</summary>
     public bool IsCondFrame { get; set; }
 }
 
@@ -71,11 +86,17 @@ public sealed class TrainFrameOutput
 /// </summary>
 public sealed class PromptPlan
 {
+    /// <summary>Whether the clip is prompted with clicks or boxes (else with ground-truth masks).</summary>
     public required bool UsePtInput { get; init; }
+    /// <summary>The initial conditioning frames: the start frame, then any drawn at random.</summary>
     public required List<int> InitCondFrames { get; init; }
+    /// <summary>The other frames from the start frame on, in order; tracked after the conditioning frames.</summary>
     public required List<int> FramesNotInInitCond { get; init; }
+    /// <summary>Per conditioning frame, the ground-truth mask given as prompt (when clicks are not used).</summary>
     public required Dictionary<int, Tensor> MaskInputsPerFrame { get; init; }
+    /// <summary>Per conditioning frame, its initial click or box (when clicks are used).</summary>
     public required Dictionary<int, PointInputs> PointInputsPerFrame { get; init; }
+    /// <summary>Frames that get correction clicks: the conditioning frames, then any drawn at random; empty with mask prompts.</summary>
     public required List<int> FramesToAddCorrectionPt { get; init; }
     /// <summary>Per frame, the O×1×S×S bool ground truth.</summary>
     public required Dictionary<int, Tensor> GtMasksPerFrame { get; init; }
@@ -89,13 +110,20 @@ public sealed class PromptPlan
 /// </summary>
 public sealed class Sam2Train
 {
+    /// <summary>The wrapped model, trained in place.</summary>
     public Sam2Base Model { get; }
+    /// <summary>The prompt-simulation options.</summary>
     public Sam2TrainOptions Options { get; }
     /// <summary>Draws the prompt decisions (the reference's numpy generator, seeded 42 there).</summary>
     public Random Rng { get; set; }
     /// <summary>Noise of the uniform click sampler and of box prompts (torch's global generator in the reference).</summary>
     public Generator TorchRng { get; set; }
 
+    /// <summary>Wraps <paramref name="model"/> for training.</summary>
+    /// <param name="model">The model to train; with <see cref="Sam2TrainOptions.FreezeImageEncoder"/> its image encoder is frozen here.</param>
+    /// <param name="options">Prompt-simulation options; <see langword="null"/> means the defaults.</param>
+    /// <param name="rng">Prompt decisions' generator; <see langword="null"/> means seeded 42.</param>
+    /// <param name="torchRng">Click and box noise generator; <see langword="null"/> means seeded 42.</param>
     public Sam2Train(Sam2Base model, Sam2TrainOptions? options = null, Random? rng = null, Generator? torchRng = null)
     {
         Model = model;

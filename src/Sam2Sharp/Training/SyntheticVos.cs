@@ -10,9 +10,13 @@ public sealed record SyntheticVosOptions
 {
     /// <summary>Training videos (named synth_0000, …).</summary>
     public int Videos { get; init; } = 4;
+    /// <summary>Frames per video.</summary>
     public int Frames { get; init; } = 8;
+    /// <summary>Frame width in pixels.</summary>
     public int Width { get; init; } = 320;
+    /// <summary>Frame height in pixels.</summary>
     public int Height { get; init; } = 240;
+    /// <summary>Seed of every random draw: the same seed and options give the same files.</summary>
     public int Seed { get; init; }
     /// <summary>Objects per video (palette ids 1…K, drawn in that depth order, so higher ids occlude lower ones).</summary>
     public int Objects { get; init; } = 3;
@@ -24,6 +28,7 @@ public sealed record SyntheticVosOptions
     public IReadOnlyList<string> Backgrounds { get; init; } = [];
     /// <summary>Extra validation videos (synth_val_0000, …) listed in ImageSets/val.txt.</summary>
     public int ValVideos { get; init; }
+    /// <summary>Quality (1–100) of the JPEG frames.</summary>
     public int JpegQuality { get; init; } = 95;
 }
 

@@ -183,6 +183,8 @@ public sealed class TrainRunConfig
         return c;
     }
 
+    /// <summary>Checks the values together; every problem is listed in one message prefixed by <paramref name="source"/>.</summary>
+    /// <exception cref="Sam2Exception">Any value is out of range or inconsistent.</exception>
     public void Validate(string source)
     {
         var errors = new List<string>();
@@ -201,6 +203,7 @@ public sealed class TrainRunConfig
         if (errors.Count > 0) throw new Sam2Exception($"{source}: " + string.Join("; ", errors));
     }
 
+    /// <summary>The run's prompt simulation as <see cref="Sam2Train"/>'s training options.</summary>
     public Sam2TrainOptions TrainOptions() => new()
     {
         ProbToUsePtInputForTrain = Prompts.ProbToUsePtInput,
@@ -219,6 +222,7 @@ public sealed class TrainRunConfig
     public HeldOutEvaluation? HeldOut() => Eval.FileListTxt is null ? null
         : new HeldOutEvaluation(Eval.ImgFolder ?? Data.ImgFolder, Eval.GtFolder ?? Data.GtFolder, Eval.FileListTxt, Path.Combine(Output, "eval"));
 
+    /// <summary>The run's loss; <paramref name="predObjScores"/> is the model's (whether it predicts object scores).</summary>
     public MultiStepMultiMasksAndIous LossFunction(bool predObjScores) => new(
         new Dictionary<string, double>
         {
@@ -227,6 +231,7 @@ public sealed class TrainRunConfig
         },
         Loss.FocalAlpha, Loss.FocalGamma, Loss.SuperviseAllIou, Loss.IouUseL1Loss, predObjScores, Loss.FocalGammaObjScore, Loss.FocalAlphaObjScore);
 
+    /// <summary>The run's optimiser settings (the others keep their defaults).</summary>
     public OptimizerSettings OptimizerSettings() => new()
     {
         BaseLr = Optim.BaseLr, VisionLr = Optim.VisionLr, EndLrFactor = Optim.EndLrFactor, WarmupSteps = Optim.WarmupSteps,

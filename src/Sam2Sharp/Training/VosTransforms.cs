@@ -12,14 +12,23 @@ namespace Sam2Sharp.Training;
 /// </summary>
 public sealed class VosClip : IDisposable
 {
+    /// <summary>The source video's name.</summary>
     public string VideoName { get; }
+    /// <summary>The source video's index in its dataset.</summary>
     public int VideoIndex { get; }
+    /// <summary>The sampled frames' ids in the video, in clip order.</summary>
     public IReadOnlyList<int> FrameIds { get; }
+    /// <summary>The sampled objects' ids, in the order of each mask stack.</summary>
     public IReadOnlyList<int> ObjectIds { get; }
+    /// <summary>Per frame, the 3×H×W picture (8-bit values, or normalised once <see cref="IsNormalized"/>); owned by the clip.</summary>
     public List<Tensor> Frames { get; }
+    /// <summary>Per frame, the O×H×W uint8 0/1 masks; owned by the clip.</summary>
     public List<Tensor> Masks { get; }
+    /// <summary>Whether <see cref="VosTransforms.Normalize"/> has run (it runs once, last).</summary>
     public bool IsNormalized { get; internal set; }
 
+    /// <summary>A clip from its parts, which it then owns; see the properties for each.</summary>
+    /// <exception cref="ArgumentException">The clip is empty, or frames, masks and frame ids differ in count.</exception>
     public VosClip(string videoName, int videoIndex, IReadOnlyList<int> frameIds, IReadOnlyList<int> objectIds, List<Tensor> frames, List<Tensor> masks)
     {
         if (frames.Count == 0 || frames.Count != masks.Count || frames.Count != frameIds.Count)
@@ -40,11 +49,14 @@ public sealed class VosClip : IDisposable
         return new VosClip(s.Video.Name, s.Video.Index, s.FrameIndices.Select(i => s.Video.Frames[i].FrameId).ToArray(), s.ObjectIds, frames, masks);
     }
 
+    /// <summary>Height of the frames in pixels.</summary>
     public int Height => (int)Frames[0].shape[1];
+    /// <summary>Width of the frames in pixels.</summary>
     public int Width => (int)Frames[0].shape[2];
 
     internal void Replace(List<Tensor> list, int i, Tensor t) { list[i].Dispose(); list[i] = t; }
 
+    /// <summary>Disposes every frame and mask tensor.</summary>
     public void Dispose()
     {
         foreach (var t in Frames) t.Dispose();
@@ -59,7 +71,9 @@ public sealed record ColorJitterOptions(double Brightness, double Contrast, doub
 /// <summary>The augmentations of the reference's training configs; defaults are those of the MOSE fine-tune config.</summary>
 public sealed record VosTransformOptions
 {
+    /// <summary>Probability of a horizontal flip.</summary>
     public double FlipProb { get; init; } = 0.5;
+    /// <summary>Whether one flip decision covers the whole clip (else one per frame).</summary>
     public bool FlipConsistent { get; init; } = true;
     /// <summary>Rotation drawn in [−Degrees, Degrees].</summary>
     public double Degrees { get; init; } = 25;
@@ -69,12 +83,17 @@ public sealed record VosTransformOptions
     public (double Min, double Max)? Scale { get; init; }
     /// <summary>Largest translation as fractions of width and height, null for none (as the config).</summary>
     public (double X, double Y)? Translate { get; init; }
+    /// <summary>Whether one affine draw covers the whole clip (else one per frame).</summary>
     public bool AffineConsistent { get; init; } = true;
     /// <summary>Picture fill outside the warped frame (the reference's image_mean); masks are filled with 0.</summary>
     public (byte R, byte G, byte B) AffineFill { get; init; } = (123, 116, 103);
+    /// <summary>The colour jitter after the resize (<see langword="null"/>: none).</summary>
     public ColorJitterOptions? ColorJitter1 { get; init; } = new(0.1, 0.03, 0.03, Consistent: true);
+    /// <summary>Probability of converting to grayscale (after the first jitter).</summary>
     public double GrayscaleProb { get; init; } = 0.05;
+    /// <summary>Whether one grayscale decision covers the whole clip (else one per frame).</summary>
     public bool GrayscaleConsistent { get; init; } = true;
+    /// <summary>The colour jitter after grayscale (<see langword="null"/>: none).</summary>
     public ColorJitterOptions? ColorJitter2 { get; init; } = new(0.1, 0.05, 0.05, Consistent: false);
 }
 
@@ -89,10 +108,13 @@ public readonly record struct AffineParams(double Angle, double Tx, double Ty, d
 /// </summary>
 public sealed class VosTransforms
 {
+    /// <summary>The square side frames are resized to (the model's image size).</summary>
     public int Resolution { get; }
     /// <summary>Null: no augmentation (resize and normalise only, as for validation).</summary>
     public VosTransformOptions? Augment { get; }
 
+    /// <summary>The pipeline at <paramref name="resolution"/>, with <paramref name="augment"/>ations or none.</summary>
+    /// <exception cref="Sam2Exception"><paramref name="resolution"/> is not positive.</exception>
     public VosTransforms(int resolution, VosTransformOptions? augment)
     {
         if (resolution < 1) throw new Sam2Exception($"the training resolution must be positive, got {resolution}");
@@ -102,8 +124,10 @@ public sealed class VosTransforms
     /// <summary>The MOSE fine-tune augmentations (or <paramref name="options"/>) at the given model size.</summary>
     public static VosTransforms Train(int resolution, VosTransformOptions? options = null) => new(resolution, options ?? new VosTransformOptions());
 
+    /// <summary>No augmentation at the given model size: resize and normalise only, as for validation.</summary>
     public static VosTransforms Eval(int resolution) => new(resolution, null);
 
+    /// <summary>Runs the pipeline on <paramref name="clip"/> in place, drawing from <paramref name="rng"/>.</summary>
     public void Apply(VosClip clip, Random rng)
     {
         var o = Augment;
@@ -124,6 +148,7 @@ public sealed class VosTransforms
 
     // ------------------------------------------------------------------ geometry
 
+    /// <summary>Flips pictures and masks left to right with probability <paramref name="p"/>, once for the clip or per frame.</summary>
     public static void HorizontalFlip(VosClip clip, Random rng, double p = 0.5, bool consistent = true)
     {
         bool all = consistent && rng.NextDouble() < p;
@@ -308,8 +333,10 @@ public sealed class VosTransforms
         }
     }
 
+    /// <summary>PIL's brightness enhancement of 8-bit values: x·f, clipped to 0–255 and truncated.</summary>
     public static Tensor AdjustBrightness(Tensor x, double f) => x.mul((float)f).clamp_(0, 255).floor_();
 
+    /// <summary>PIL's contrast enhancement: a blend with the picture's rounded mean luma by factor f.</summary>
     public static Tensor AdjustContrast(Tensor x, double f)
     {
         using var scope = torch.NewDisposeScope();
@@ -317,6 +344,7 @@ public sealed class VosTransforms
         return Blend(mean, x, f).MoveToOuterDisposeScope();
     }
 
+    /// <summary>PIL's saturation enhancement: a blend with the picture's luma by factor f.</summary>
     public static Tensor AdjustSaturation(Tensor x, double f)
     {
         using var scope = torch.NewDisposeScope();
@@ -339,6 +367,7 @@ public sealed class VosTransforms
         return l.div_(65536f).floor_().unsqueeze(0).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Replaces pictures by their luma on three channels with probability <paramref name="p"/>, once for the clip or per frame.</summary>
     public static void RandomGrayscale(VosClip clip, Random rng, double p, bool consistent = true)
     {
         bool all = consistent && rng.NextDouble() < p;
