@@ -12,14 +12,6 @@ public sealed class BatchEvalTests : IDisposable
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    static void Copy(string from, string to)
-    {
-        foreach (var d in Directory.GetDirectories(from, "*", SearchOption.AllDirectories))
-            Directory.CreateDirectory(Path.Combine(to, Path.GetRelativePath(from, d)));
-        foreach (var f in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
-            File.Copy(f, Path.Combine(to, Path.GetRelativePath(from, f)));
-    }
-
     [Theory]
     [InlineData("davis")]
     [InlineData("sav")]
@@ -27,7 +19,7 @@ public sealed class BatchEvalTests : IDisposable
     {
         var source = Path.Combine(Golden.SharedDir, "golden-eval", layout);
         string gt = Path.Combine(source, "gt"), pred = Path.Combine(dir, "pred");
-        Copy(Path.Combine(source, "pred"), pred);
+        EvaluationTests.CopyDir(Path.Combine(source, "pred"), pred);
         var whole = VosBenchmark.Run(gt, pred, new VosBenchmarkOptions { Strict = false });
 
         for (int k = 0; k < 2; k++)

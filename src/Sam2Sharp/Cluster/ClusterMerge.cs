@@ -49,8 +49,9 @@ public static class ClusterMerge
             $"J: {VosBenchmarkResult.FormatOneDecimal(result.GlobalJ)} F: {VosBenchmarkResult.FormatOneDecimal(result.GlobalF)}; saved to {path}\n";
     }
 
-    // sam2 amg over a folder writes IMAGE.json per image under its output root.
-    static string AmgAnnotationFile(string root, string item) => Path.Combine(root, Path.ChangeExtension(item, ".json"));
+    // The batch's own rule for an image's annotation file (OUTPUT/<stem>.json).
+    static string AmgAnnotationFile(string root, string item) =>
+        Amg.AmgOutputs.ForBatch(root, new BatchImage(item, item), json: true, masks: false, overlay: false).Json!;
 
     static string CheckPresent(string root, string command, IReadOnlyList<string> items)
     {
