@@ -131,6 +131,45 @@ public sealed class ClusterResultsTests : IDisposable
     }
 
     [Fact]
+    public void CocoMergeOfRealAmgShardsIsTheSameForTwoAndThreeShards()
+    {
+        var input = BatchAmgTests.Crops(_dir);
+        var folder = Golden.Folders()[0];
+        string[] Amg(string output, string shard) => ["amg", "--checkpoint", Path.Combine(folder, "model.pt"), "--config", Path.Combine(folder, "config.yaml"),
+            "--points-per-side", "4", "--pred-iou-thresh", "0", "--stability-score-thresh", "0", "--output-mode", "uncompressed_rle",
+            "--input-dir", input, "--output-dir", output, "--shard", shard];
+        string two = Path.Combine(_dir, "two"), three = Path.Combine(_dir, "three");
+        foreach (var k in new[] { "0/2", "1/2" }) Assert.Equal(0, TestCli.Run(AmgCommand.Create(), Amg(two, k)));
+        foreach (var k in new[] { "2/3", "0/3", "1/3" }) Assert.Equal(0, TestCli.Run(AmgCommand.Create(), Amg(three, k)));
+        var (code, text, err) = ClusterSubmissionTests.Run("merge", two);
+        Assert.True(code == 0, err);
+        Assert.StartsWith("amg: 3 images, ", text);
+        Assert.Equal(0, ClusterSubmissionTests.Run("merge", three).Code);
+        byte[] merged = File.ReadAllBytes(Path.Combine(two, ClusterMerge.CocoFileName));
+        Assert.Equal(merged, File.ReadAllBytes(Path.Combine(three, ClusterMerge.CocoFileName)));
+
+        // Every annotation of every image, in order, its mask the same RLE as in the image's own file.
+        using var doc = JsonDocument.Parse(merged);
+        var anns = doc.RootElement.GetProperty("annotations").EnumerateArray().ToList();
+        int id = 0;
+        foreach (var (stem, imageId) in new[] { ("a", 1), ("b", 2), ("c", 3) })
+        {
+            using var own = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(two, stem + ".json")));
+            var mine = anns.Where(a => a.GetProperty("image_id").GetInt32() == imageId).ToList();
+            Assert.Equal(own.RootElement.GetArrayLength(), mine.Count);
+            foreach (var (a, o) in mine.Zip(own.RootElement.EnumerateArray()))
+            {
+                Assert.Equal(++id, a.GetProperty("id").GetInt32());
+                var counts = o.GetProperty("segmentation").GetProperty("counts").EnumerateArray().Select(c => c.GetInt32()).ToArray();
+                Assert.Equal(CocoRleCodec.CountsToString(counts), a.GetProperty("segmentation").GetProperty("counts").GetString());
+                Assert.Equal(o.GetProperty("area").GetInt64(), a.GetProperty("area").GetInt64());
+            }
+        }
+        Assert.True(id > 0);
+        Assert.Equal(anns.Count, id);
+    }
+
+    [Fact]
     public void MergeRefusesAnIncompleteBatchAndNamesBadFiles()
     {
         Report(_dir, "amg", 0, 2, new ItemResult("a.png", ItemStatus.Done, 1));

@@ -97,6 +97,9 @@ public sealed class ClusterSubmissionTests : IDisposable
     [InlineData("vos --shard 0/2 --output-mask-dir o", "--shard in the batch command")]
     [InlineData("vos --shard=0/2 --output-mask-dir o", "--shard in the batch command")]
     [InlineData("vos --base-video-dir v", "has no --output-mask-dir")]
+    [InlineData("amg --image x.jpg --output-dir masks", "is the single-image form")]
+    [InlineData("image --image x.jpg --point 1,1 --output m.png", "is the single-image form")]
+    [InlineData("amg --input-dir photos --output-json a.json", "has no --output-dir")]
     public void CommandsThatCannotBeShardedAreRefused(string command, string expected)
     {
         var (code, _, err) = Run(["slurm", "--dry-run", "--", .. command.Split(' ')]);

@@ -38,6 +38,8 @@ public sealed record BatchCommandLine(string Command, IReadOnlyList<string> Args
         var args = words.Skip(1).ToList();
         if (Value(args, "--shard") is not null || args.Contains("--shard"))
             throw new Sam2Exception("--shard in the batch command: each task takes its shard from the engine's environment, leave it out");
+        if (command is "amg" or "image" && Value(args, "--input-dir") is null && Value(args, "--input-list") is null)
+            throw new Sam2Exception($"'{command}' without --input-dir or --input-list is the single-image form, which cannot be split into shards");
         string root = Value(args, outputOption)
             ?? throw new Sam2Exception($"the batch command has no {outputOption}: its outputs (and the task reports) go there");
         // A sharded evaluation is a batch of its own inside the prediction root (its score files and reports).
