@@ -57,7 +57,8 @@ EOF
   # munge: the Debian package made the key; make one if it did not.
   if [ ! -s /etc/munge/munge.key ]; then mungekey --create --force; chown munge:munge /etc/munge/munge.key; fi
   mkdir -p /run/munge && chown munge:munge /run/munge
-  if ! pgrep -u munge -x munged >/dev/null; then
+  # (no pgrep: procps is not on every minimal Debian)
+  if ! { [ -f /run/munge/munged.pid ] && kill -0 "$(cat /run/munge/munged.pid)" 2>/dev/null; }; then
     runuser -u munge -- /usr/sbin/munged || fail "munged did not start"
     touch "$dir/munged.ours" # stop ends it only if it was started here
   fi
