@@ -37,6 +37,42 @@ public abstract class AnnotationSession : IDisposable
     public int SourceWidth { get; init; }
     public int SourceHeight { get; init; }
 
+    Task embedding = Task.CompletedTask;
+    double embedProgress;
+
+    /// <summary>
+    /// Queues the first embedding (the image, or the video's first frame) on <paramref name="compute"/>; the session
+    /// answers status requests meanwhile, and its model operations wait for it (<see cref="WhenReadyAsync"/>).
+    /// </summary>
+    public void BeginEmbedding(ComputeThread compute) =>
+        embedding = compute.RunAsync(() =>
+        {
+            if (!IsClosed) Embed(new InlineProgress<Sam2Progress>(p => Volatile.Write(ref embedProgress, (double)p.Done / p.Total)));
+            return 0;
+        });
+
+    /// <summary>Runs the first embedding, reporting each encoder block.</summary>
+    protected abstract void Embed(IProgress<Sam2Progress> progress);
+
+    /// <summary>Whether the first embedding is done.</summary>
+    public bool IsReady => embedding.IsCompletedSuccessfully;
+    /// <summary>How far the first embedding is, 0 to 1 (the encoder's blocks done).</summary>
+    public double EmbedProgress => IsReady ? 1 : Volatile.Read(ref embedProgress);
+    /// <summary>Why the first embedding failed, if it did.</summary>
+    public string? EmbedError => embedding.IsFaulted ? ApiException.OneLine(embedding.Exception!.InnerException!.Message) : null;
+    /// <summary>How many frames have their image features ready.</summary>
+    public abstract int EmbeddedFrames { get; }
+
+    /// <summary>Waits for the first embedding; refuses the operation (400) if it failed.</summary>
+    public async Task WhenReadyAsync()
+    {
+        try { await embedding; }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            throw ApiException.BadRequest($"session {Id} could not be opened: {e.Message}");
+        }
+    }
+
     /// <summary>Serialises the session's operations (a prompt, an export, one propagation).</summary>
     public SemaphoreSlim Lock { get; } = new(1, 1);
     public DateTime LastUsedUtc { get; private set; } = DateTime.UtcNow;

@@ -16,6 +16,14 @@ public sealed class ApiException(int status, string message) : Exception(message
     public static ApiException TooMany(string message) => new(StatusCodes.Status429TooManyRequests, message);
     public static ApiException Unauthorized(string message) => new(StatusCodes.Status401Unauthorized, message);
 
+    /// <summary>The library's refusal as an API error, by its kind: 404 (not found), 413 (over a limit), else 400.</summary>
+    public static ApiException From(Sam2Exception e, string prefix = "") => new(e.Kind switch
+    {
+        Sam2ErrorKind.NotFound => StatusCodes.Status404NotFound,
+        Sam2ErrorKind.LimitExceeded => StatusCodes.Status413PayloadTooLarge,
+        _ => StatusCodes.Status400BadRequest,
+    }, prefix + e.Message);
+
     /// <summary>Writes <c>{"error": message}</c> (first line only) with the status.</summary>
     public static Task Write(HttpContext ctx, int status, string message)
     {

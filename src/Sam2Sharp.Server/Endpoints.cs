@@ -27,6 +27,7 @@ static class Endpoints
 
         api.MapPost("/sessions", (Delegate)((HttpContext ctx) => OpenSession(ctx, server)));
         api.MapGet("/sessions/{id}", (string id) => Results.Json(Describe(server.Sessions.Get(id))));
+        api.MapGet("/sessions/{id}/status", (string id) => Results.Json(Status(server.Sessions.Get(id))));
         api.MapDelete("/sessions/{id}", async (string id) =>
             await server.Sessions.CloseAsync(id) ? Results.Json(new { closed = id }) : throw ApiException.NotFound($"session {id} does not exist"));
 
@@ -118,6 +119,7 @@ static class Endpoints
     internal static async Task<T> Run<T>(Sam2Server server, AnnotationSession s, HttpContext ctx, Func<T> op)
     {
         s.ThrowIfPropagating();
+        await s.WhenReadyAsync();
         await s.Lock.WaitAsync(ctx.RequestAborted);
         try
         {
@@ -150,12 +152,15 @@ static class Endpoints
             else throw ApiException.BadRequest("send a multipart upload (field 'file') or JSON {\"path\": …}");
             try
             {
-                return await server.Compute.RunAsync<AnnotationSession>(() => media switch
+                var opened = await server.Compute.RunAsync<AnnotationSession>(() => media switch
                 {
                     OpenedMedia.Image i => new ImageAnnotation(server.Model, i.Picture, i.Name, i.TempFolder),
-                    OpenedMedia.Video v => new VideoAnnotation(server.VideoPredictor, v.Frames, v.TempFolder),
+                    OpenedMedia.Video v => new VideoAnnotation(server.VideoPredictor, v.Frames, v.TempFolder, server.Compute),
                     _ => throw new InvalidOperationException(),
                 }, ctx.RequestAborted);
+                // The response does not wait for the embedding: the page polls the status for its progress.
+                opened.BeginEmbedding(server.Compute);
+                return opened;
             }
             catch
             {
@@ -177,6 +182,16 @@ static class Endpoints
         source_width = s is VideoAnnotation v ? ((Imaging.ScaledFrameSource)v.Frames).SourceWidth : s.Width,
         source_height = s is VideoAnnotation w ? ((Imaging.ScaledFrameSource)w.Frames).SourceHeight : s.Height,
         frame_names = s.Annotations.FrameNames,
+        ready = s.IsReady,
+    };
+
+    /// <summary>The first embedding's progress and the frames embedded so far (ahead of need, for a video).</summary>
+    static object Status(AnnotationSession s) => new
+    {
+        ready = s.IsReady,
+        progress = Math.Round(s.EmbedProgress, 4),
+        embedded_frames = s.EmbeddedFrames,
+        error = s.EmbedError,
     };
 
     internal static object FrameJson(FrameMasks f) => new { frame = f.Frame, masks = MasksJson(f) };

@@ -19,16 +19,19 @@ public sealed class ImageAnnotation : AnnotationSession
     readonly Dictionary<int, (List<(float X, float Y, int Label)> Points, float[]? Box)> prompts = new();
     readonly System.Collections.Concurrent.ConcurrentDictionary<int, double> scores = new(); // read by viewers outside the session lock
 
+    /// <summary>A session on <paramref name="image"/>; <see cref="AnnotationSession.BeginEmbedding"/> embeds it.</summary>
     public ImageAnnotation(Sam2Base model, RgbImage image, string name, string? tempFolder) : base(tempFolder)
     {
         this.model = model;
         this.image = image;
         predictor = new Sam2ImagePredictor(model);
-        predictor.SetImage(image);
         Annotations = new AnnotatedFrames(image.Width, image.Height, [name]);
         SourceWidth = image.Width;
         SourceHeight = image.Height;
     }
+
+    protected override void Embed(IProgress<Sam2Progress> progress) => predictor.SetImage(image, progress);
+    public override int EmbeddedFrames => IsReady ? 1 : 0;
 
     public override string Kind => "image";
     public override int NumFrames => 1;

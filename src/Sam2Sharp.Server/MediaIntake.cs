@@ -53,8 +53,7 @@ public sealed class MediaIntake(ServeOptions options)
                 {
                     using var s = f.OpenReadStream();
                     var folder = Path.Combine(temp, "frames");
-                    try { FrameArchive.Extract(s, folder, name, options.MaxFrames, MaxBytes); }
-                    catch (Sam2Exception e) when (e.Message.Contains("the limit")) { throw ApiException.TooLarge(e.Message); }
+                    FrameArchive.Extract(s, folder, name, options.MaxFrames, MaxBytes); // over a cap: 413, by the error's kind
                     return Video(new FolderFrameSource(folder), temp);
                 }
                 if (VideoExtensions.Contains(ext))
@@ -94,8 +93,7 @@ public sealed class MediaIntake(ServeOptions options)
         if (options.DataDir is null) throw ApiException.BadRequest("field 'path': the server was started without --data; upload a file instead");
         string full;
         try { full = ConfinedPath.Resolve(options.DataDir, relative); }
-        catch (Sam2Exception e) when (e.Message.Contains("does not exist")) { throw ApiException.NotFound("field 'path': " + e.Message); }
-        catch (Sam2Exception e) { throw ApiException.BadRequest("field 'path': " + e.Message); }
+        catch (Sam2Exception e) { throw ApiException.From(e, "field 'path': "); }
         if (Directory.Exists(full)) return Video(new FolderFrameSource(full), null);
         string ext = Path.GetExtension(full).ToLowerInvariant();
         if (ImageExtensions.Contains(ext))
@@ -110,8 +108,7 @@ public sealed class MediaIntake(ServeOptions options)
             try
             {
                 using var s = File.OpenRead(full);
-                try { FrameArchive.Extract(s, Path.Combine(temp, "frames"), relative, options.MaxFrames, MaxBytes); }
-                catch (Sam2Exception e) when (e.Message.Contains("the limit")) { throw ApiException.TooLarge(e.Message); }
+                FrameArchive.Extract(s, Path.Combine(temp, "frames"), relative, options.MaxFrames, MaxBytes);
                 return Video(new FolderFrameSource(Path.Combine(temp, "frames")), temp);
             }
             catch { Directory.Delete(temp, recursive: true); throw; }

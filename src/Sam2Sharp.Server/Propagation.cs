@@ -23,6 +23,7 @@ static class Propagation
         };
         int? start = q.OptionalInt("start_frame"), maxFrames = q.OptionalInt("max_frames");
         if (start is { } sf) v.CheckFrame(sf);
+        await v.WhenReadyAsync();
         if (!v.TryBeginPropagation(out var cancel)) throw ApiException.Conflict($"a propagation is already running on session {id}");
         try
         {
@@ -33,7 +34,7 @@ static class Propagation
                 using var stop = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted, cancel.Token);
                 var runs = v.PropagationRuns(start, direction, maxFrames);
                 int total = runs.Sum(r => r.Count);
-                var frames = v.Propagate(runs, maxFrames).GetEnumerator();
+                var frames = v.Propagate(runs, maxFrames, stop.Token).GetEnumerator();
                 // The enumerator's cleanup is native work too: it runs on the compute thread.
                 await using var end = new AsyncDisposer(() => server.Compute.RunAsync(() => { frames.Dispose(); return 0; }));
                 // The first frame is computed before the response starts, so a refusal (an object without prompts) is a plain 400.
@@ -63,7 +64,11 @@ static class Propagation
             }
             finally { v.Lock.Release(); }
         }
-        finally { v.EndPropagation(); }
+        finally
+        {
+            v.EndPropagation();
+            server.Compute.Poke(); // embedding ahead waited for the propagation to end
+        }
     }
 
     /// <summary>Computes the next frame on the server's compute thread; false at the end or when stopped.</summary>

@@ -44,7 +44,7 @@ public sealed class Sam2Server : IAsyncDisposable
         Token = options.Token ?? (options.IsLoopback ? null : Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant());
         Sessions = new SessionStore(options.MaxSessions, TimeSpan.FromMinutes(options.IdleMinutes), Compute);
         Intake = new MediaIntake(options);
-        VideoPredictor = new Sam2VideoPredictor(model);
+        VideoPredictor = new Sam2VideoPredictor(model, new Sam2VideoPredictorOptions { FeatureCacheFrames = options.EmbedAheadFrames });
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -91,7 +91,7 @@ public sealed class Sam2Server : IAsyncDisposable
             var (status, message) = e switch
             {
                 ApiException a => (a.Status, a.Message),
-                Sam2Exception s => (StatusCodes.Status400BadRequest, s.Message),
+                Sam2Exception s => (ApiException.From(s).Status, s.Message),
                 BadHttpRequestException b => (b.StatusCode, b.StatusCode == 413 ? "the upload is larger than the limit (--max-upload-mb)" : b.Message),
                 InvalidDataException d when d.Message.Contains("limit", StringComparison.OrdinalIgnoreCase) =>
                     (StatusCodes.Status413PayloadTooLarge, "the upload is larger than the limit (--max-upload-mb)"),

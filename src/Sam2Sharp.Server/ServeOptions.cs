@@ -24,6 +24,12 @@ public sealed record ServeOptions
     public int MaxShortSide { get; init; } = 720;
     /// <summary>Images larger than this many pixels on a side are refused (they are embedded at the model's size anyway).</summary>
     public int MaxImageSide { get; init; } = 8192;
+    /// <summary>
+    /// Video frames whose image features a session keeps: the current one and those after it are embedded ahead in
+    /// idle time, so a click or a propagation there skips the encoder (1: no embedding ahead). Each frame costs the
+    /// encoder's outputs (about 100 MB at 1024 pixels).
+    /// </summary>
+    public int EmbedAheadFrames { get; init; } = 4;
     /// <summary>What /api/health names as the model.</summary>
     public string ModelName { get; init; } = "sam2";
 
@@ -35,6 +41,7 @@ public sealed record ServeOptions
         if (!(IdleMinutes > 0) || !double.IsFinite(IdleMinutes)) throw new Sam2Exception("--idle-minutes must be a positive number");
         if (MaxUploadMb < 1) throw new Sam2Exception("--max-upload-mb must be at least 1");
         if (MaxFrames < 1) throw new Sam2Exception("--max-frames must be at least 1");
+        if (EmbedAheadFrames is < 1 or > 64) throw new Sam2Exception("--embed-ahead must be 1 to 64 frames");
         if (DataDir is not null && !Directory.Exists(DataDir)) throw new Sam2Exception($"--data {DataDir}: no such folder");
         if (Token is not null && Token.Length < 8) throw new Sam2Exception("--token must be at least 8 characters");
         if (string.IsNullOrWhiteSpace(Host)) throw new Sam2Exception("--host is empty");

@@ -12,13 +12,22 @@ public sealed class VideoAnnotation : AnnotationSession
 {
     readonly Sam2VideoPredictor predictor;
     readonly VideoSession session;
+    readonly ComputeThread compute;
+    readonly IDisposable embedAhead;
+    volatile int focus;
+    volatile int[] embedded = [];
+    // Frame → each object's score there, replaced whole (read by viewers outside the session lock).
+    readonly System.Collections.Concurrent.ConcurrentDictionary<int, Dictionary<int, double>> scores = new();
 
-    /// <summary>Opens the frames (taking ownership) and embeds the first, as the predictor's InitState does.</summary>
-    public VideoAnnotation(Sam2VideoPredictor predictor, IFrameSource frames, string? tempFolder) : base(tempFolder)
+    /// <summary>A session on the frames (taking ownership); <see cref="AnnotationSession.BeginEmbedding"/> embeds the first,
+    /// and later frames are embedded ahead in <paramref name="compute"/>'s idle time.</summary>
+    public VideoAnnotation(Sam2VideoPredictor predictor, IFrameSource frames, string? tempFolder, ComputeThread compute) : base(tempFolder)
     {
         this.predictor = predictor;
-        session = predictor.InitState(frames);
+        this.compute = compute;
+        session = new VideoSession(frames);
         Annotations = new AnnotatedFrames(frames.Width, frames.Height, Enumerable.Range(0, frames.Count).Select(frames.Name).ToList());
+        embedAhead = compute.AddIdleWork(EmbedAhead);
     }
 
     public override string Kind => "video";
@@ -31,21 +40,67 @@ public sealed class VideoAnnotation : AnnotationSession
     public override RgbImage ReadFrame(int frame)
     {
         CheckFrame(frame);
+        Focus(frame);
         return session.Frames.Read(frame);
     }
 
+    /// <summary>Embeds the first frame, as the predictor's InitState does.</summary>
+    protected override void Embed(IProgress<Sam2Progress> progress)
+    {
+        predictor.EmbedAhead(session, [0], progress: progress);
+        embedded = session.EmbeddedFrames.ToArray();
+    }
+
+    /// <summary>The frame the user is on: embedding ahead starts there.</summary>
+    void Focus(int frame)
+    {
+        if (focus == frame) return;
+        focus = frame;
+        compute.Poke();
+    }
+
+    /// <summary>
+    /// Idle work: the frames the user will most likely prompt next (the current one, then those after it, then those
+    /// before), as many as the session keeps. Not while a propagation runs: it embeds its own frames.
+    /// </summary>
+    bool EmbedAhead(CancellationToken yield)
+    {
+        if (IsClosed || IsPropagating || !IsReady) return false;
+        int f = focus, n = session.NumFrames;
+        var wanted = Enumerable.Range(f, n - f).Concat(Enumerable.Range(0, f).Reverse());
+        try { return predictor.EmbedAhead(session, wanted, yield) > 0; }
+        finally { embedded = session.EmbeddedFrames.ToArray(); }
+    }
+
+    /// <summary>How many frames have their image features ready (from a copy taken on the compute thread).</summary>
+    public override int EmbeddedFrames => embedded.Length;
+
     FrameMasks Record(VideoFrameMasks r)
     {
+        embedded = session.EmbeddedFrames.ToArray();
         using (r)
         {
             Annotations.Set(r.FrameIdx, r.ObjIds, r.MaskLogits);
-            return MasksOn(r.FrameIdx);
+            scores[r.FrameIdx] = ScoresOf(r);
+            return CurrentMasks(r.FrameIdx);
         }
+    }
+
+    /// <summary>An object's score: the probability that it is on the frame (the sigmoid of its object-score logit).</summary>
+    static Dictionary<int, double> ScoresOf(VideoFrameMasks r) =>
+        r.ObjIds.Zip(r.ObjectScoreLogits).Where(p => p.Second is not null)
+            .ToDictionary(p => p.First, p => Math.Round(1 / (1 + Math.Exp(-(double)p.Second!.Value)), 6));
+
+    public override FrameMasks CurrentMasks(int frame)
+    {
+        CheckFrame(frame);
+        return MasksOn(frame, scores.GetValueOrDefault(frame));
     }
 
     public override FrameMasks Prompt(int frame, int objId, float[,]? points, int[]? labels, float[]? box, bool clearOldPoints)
     {
         CheckFrame(frame);
+        Focus(frame);
         return Record(predictor.AddNewPointsOrBox(session, frame, objId, points, labels, clearOldPoints, box: box));
     }
 
@@ -92,13 +147,19 @@ public sealed class VideoAnnotation : AnnotationSession
         return runs;
     }
 
-    /// <summary>Tracks every object through the runs, lazily: each step of the enumeration is one frame.</summary>
-    public IEnumerable<FrameMasks> Propagate(IReadOnlyList<(int Start, bool Reverse, int Count)> runs, int? maxFrames)
+    /// <summary>Tracks every object through the runs, lazily: each step of the enumeration is one frame, and
+    /// <paramref name="cancellationToken"/> stops it before the next one (and between prompted frames of the preflight).</summary>
+    public IEnumerable<FrameMasks> Propagate(IReadOnlyList<(int Start, bool Reverse, int Count)> runs, int? maxFrames,
+        CancellationToken cancellationToken = default)
     {
         foreach (var (start, reverse, _) in runs)
-            foreach (var r in predictor.PropagateInVideo(session, start, maxFrames, reverse))
+            foreach (var r in predictor.PropagateInVideo(session, start, maxFrames, reverse, cancellationToken: cancellationToken))
                 yield return Record(r);
     }
 
-    protected override void DisposeState() => session.Dispose();
+    protected override void DisposeState()
+    {
+        embedAhead.Dispose();
+        session.Dispose();
+    }
 }

@@ -53,25 +53,26 @@ public sealed class Sam2ImagePredictor : IDisposable
         Transforms = new Sam2Transforms(model.ImageSize, Options.MaskThreshold, Options.MaxHoleArea, Options.MaxSprinkleArea);
     }
 
-    /// <summary>Embeds one image of any size.</summary>
-    public void SetImage(RgbImage image) => SetImages([image], batch: false);
+    /// <summary>Embeds one image of any size; <paramref name="progress"/> hears of each encoder block.</summary>
+    public void SetImage(RgbImage image, IProgress<Sam2Progress>? progress = null) => SetImages([image], batch: false, progress);
 
     /// <summary>Embeds several images at once, for <see cref="PredictBatch"/>.</summary>
-    public void SetImageBatch(IReadOnlyList<RgbImage> images) => SetImages(images, batch: true);
+    public void SetImageBatch(IReadOnlyList<RgbImage> images) => SetImages(images, batch: true, null);
 
-    void SetImages(IReadOnlyList<RgbImage> images, bool batch)
+    void SetImages(IReadOnlyList<RgbImage> images, bool batch, IProgress<Sam2Progress>? progress)
     {
         using (var input = Preprocess.ImageBatch(images, Model.ImageSize))
-            SetPreprocessed(input, images.Select(i => (i.Height, i.Width)).ToList());
+            SetPreprocessed(input, images.Select(i => (i.Height, i.Width)).ToList(), progress);
         IsBatch = batch;
     }
 
-    /// <summary>Embeds an already preprocessed B×3×S×S batch whose originals had the given sizes.</summary>
-    public void SetPreprocessed(Tensor input, IReadOnlyList<(int H, int W)> originalSizes)
+    /// <summary>Embeds an already preprocessed B×3×S×S batch whose originals had the given sizes;
+    /// <paramref name="progress"/> hears of each encoder block.</summary>
+    public void SetPreprocessed(Tensor input, IReadOnlyList<(int H, int W)> originalSizes, IProgress<Sam2Progress>? progress = null)
     {
         ResetPredictor();
         using var unit = InferenceScope.Start();
-        var feats = Model.PrepareBackboneFeatures(Model.ForwardImage(input.to(Model.Device)));
+        var feats = Model.PrepareBackboneFeatures(Model.ForwardImage(input.to(Model.Device), progress));
         var vf = feats.VisionFeats.ToList();
         if (Model.Config.DirectlyAddNoMemEmbed) vf[^1] = vf[^1] + Model.NoMemEmbed;
         var maps = vf.Select((x, i) => Sam2Base.TokensToMap(x, feats.FeatSizes[i]).contiguous().DetachFromDisposeScope()).ToList();

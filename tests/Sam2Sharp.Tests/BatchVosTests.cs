@@ -115,6 +115,42 @@ public sealed class BatchVosTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(output, ".bedroom_b.partial-0123abcd")));
     }
 
+    /// <summary>A real kill: the CLI process is killed while a video's frames are being written; nothing of that video is
+    /// visible afterwards, and the requeued task completes it with the masks of an uninterrupted run.</summary>
+    [Fact]
+    public void KilledMidVideoTheRequeuedTaskCompletesIt()
+    {
+        string whole = Path.Combine(dir, "whole"), output = Path.Combine(dir, "killed");
+        Assert.Equal(0, Run(whole));
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "sam2.dll"), .. Args(output)])
+        { RedirectStandardOutput = true, RedirectStandardError = true };
+        bool caught = false;
+        using (var p = System.Diagnostics.Process.Start(psi)!)
+        {
+            var deadline = DateTime.UtcNow.AddMinutes(3);
+            while (!p.HasExited && DateTime.UtcNow < deadline)
+            {
+                // The first video's staged folder, once it holds a frame.
+                var staged = Directory.Exists(output) ? Directory.GetDirectories(output, ".bedroom_a.partial-*") : [];
+                if (staged.Any(d => Directory.EnumerateFiles(d, "*.png").Any()))
+                {
+                    p.Kill(entireProcessTree: true);
+                    caught = true;
+                    break;
+                }
+                Thread.Sleep(5);
+            }
+            p.WaitForExit(60_000);
+        }
+        Assert.True(caught, "the run ended before a frame of the first video was written, so nothing was killed mid-video");
+        Assert.False(Directory.Exists(Path.Combine(output, "bedroom_a")));
+        Assert.Empty(Visible(output));
+
+        Assert.Equal(0, Run(output));
+        AssertSameFiles(whole, output);
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(output), e => Path.GetFileName(e).StartsWith(".bedroom"));
+    }
+
     [Fact]
     public void ExistingOutputOutsideABatchRootIsNeverReplaced()
     {

@@ -82,10 +82,13 @@ public sealed class MaskPolygonsTests
             Directory.CreateSymbolicLink(Path.Combine(root, "inside"), Path.Combine(root, "a"));
             Assert.Equal(Path.Combine(root, "a", "f.png"), ConfinedPath.Resolve(root, "a/f.png"));
             Assert.Equal(Path.Combine(root, "a", "f.png"), ConfinedPath.Resolve(root, "inside/f.png"));
-            Assert.Contains("outside", Assert.Throws<Sam2Exception>(() => ConfinedPath.Resolve(root, "away/secret.png")).Message);
+            var away = Assert.Throws<Sam2Exception>(() => ConfinedPath.Resolve(root, "away/secret.png"));
+            Assert.Equal((true, Sam2ErrorKind.Invalid), (away.Message.Contains("outside"), away.Kind));
             Assert.Contains("..", Assert.Throws<Sam2Exception>(() => ConfinedPath.Resolve(root, "a/../../x")).Message);
             Assert.Contains("relative", Assert.Throws<Sam2Exception>(() => ConfinedPath.Resolve(root, outside)).Message);
-            Assert.Contains("does not exist", Assert.Throws<Sam2Exception>(() => ConfinedPath.Resolve(root, "a/none.png")).Message);
+            var none = Assert.Throws<Sam2Exception>(() => ConfinedPath.Resolve(root, "a/none.png"));
+            Assert.Contains("does not exist", none.Message);
+            Assert.Equal(Sam2ErrorKind.NotFound, none.Kind);
         }
         finally { Directory.Delete(root, recursive: true); Directory.Delete(outside, recursive: true); }
     }
@@ -108,12 +111,15 @@ public sealed class MaskPolygonsTests
             Assert.Equal(2, FrameArchive.Extract(new MemoryStream(escape), Path.Combine(dir, "f"), "up.zip", 10, 1000));
             Assert.Equal(new[] { "00001.jpg", "evil.png" }, Directory.GetFiles(Path.Combine(dir, "f")).Select(Path.GetFileName).Order());
             Assert.False(File.Exists(Path.Combine(dir, "evil.png")));
-            Assert.Contains("more than 1 frames", Assert.Throws<Sam2Exception>(() =>
-                FrameArchive.Extract(new MemoryStream(Zip(("1.png", 1), ("2.png", 1))), Path.Combine(dir, "g"), "up.zip", 1, 1000)).Message);
-            Assert.Contains("unpacks to more than", Assert.Throws<Sam2Exception>(() =>
-                FrameArchive.Extract(new MemoryStream(Zip(("1.png", 2 << 20))), Path.Combine(dir, "h"), "up.zip", 5, 1 << 20)).Message);
-            Assert.Contains("not a zip", Assert.Throws<Sam2Exception>(() =>
-                FrameArchive.Extract(new MemoryStream(new byte[10]), Path.Combine(dir, "i"), "up.zip", 5, 100)).Message);
+            var frames = Assert.Throws<Sam2Exception>(() =>
+                FrameArchive.Extract(new MemoryStream(Zip(("1.png", 1), ("2.png", 1))), Path.Combine(dir, "g"), "up.zip", 1, 1000));
+            Assert.Equal((true, Sam2ErrorKind.LimitExceeded), (frames.Message.Contains("more than 1 frames"), frames.Kind));
+            var bytes = Assert.Throws<Sam2Exception>(() =>
+                FrameArchive.Extract(new MemoryStream(Zip(("1.png", 2 << 20))), Path.Combine(dir, "h"), "up.zip", 5, 1 << 20));
+            Assert.Equal((true, Sam2ErrorKind.LimitExceeded), (bytes.Message.Contains("unpacks to more than"), bytes.Kind));
+            var notZip = Assert.Throws<Sam2Exception>(() =>
+                FrameArchive.Extract(new MemoryStream(new byte[10]), Path.Combine(dir, "i"), "up.zip", 5, 100));
+            Assert.Equal((true, Sam2ErrorKind.Invalid), (notZip.Message.Contains("not a zip"), notZip.Kind));
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

@@ -62,4 +62,21 @@ public sealed class ProgressTests
         Assert.DoesNotContain("--", e.Message);
         Assert.StartsWith("--videos must be at least 1", Sam2Sharp.Cli.Commands.Cli.ToFlags(e.Message));
     }
+
+    [Fact]
+    public void ImageEncoderReportsEachBlockThenTheNeckAndTheEmbeddingIsUnchanged()
+    {
+        var folder = Golden.Folders()[0];
+        using var model = TestServer.LoadModel(folder);
+        var image = RgbImage.Load(Path.Combine(folder, "inputs", "image.png"));
+        var progress = new Recorder();
+        using var watched = new Sam2ImagePredictor(model);
+        watched.SetImage(image, progress);
+        using var plain = new Sam2ImagePredictor(model);
+        plain.SetImage(image);
+        int total = model.ImageEncoder.Trunk.Depth + 1;
+        Assert.Equal(Enumerable.Range(1, total).Select(i => (long)i), progress.Reports.Select(p => p.Done));
+        Assert.All(progress.Reports, p => Assert.Equal((total, "encoder steps"), (p.Total, p.Unit)));
+        Assert.True(watched.ImageEmbedding.equal(plain.ImageEmbedding).all().item<bool>());
+    }
 }

@@ -118,7 +118,11 @@ public sealed class ServerApiTests
             await t.Json(await t.PostJson($"api/sessions/{id}/prompts", new { frame = 0, obj_id = 1, points = new[] { new[] { 144, 108 }, new[] { 192, 54 } }, labels = new[] { 1, 0 } }));
             var two = await t.Json(await t.PostJson($"api/sessions/{id}/prompts", new { frame = 0, obj_id = 2, box = new[] { 198, 18, 288, 81 } }));
             Assert.Equal(new[] { 1, 2 }, two.GetProperty("masks").EnumerateArray().Select(m => m.GetProperty("obj_id").GetInt32()));
+            // Video scores: the probability that the object is on the frame.
+            Assert.All(two.GetProperty("masks").EnumerateArray(), m => Assert.InRange(m.GetProperty("score").GetDouble(), 0, 1));
             var first = await ReadEvents(await StartPropagation(t, id, new { }));
+            Assert.All(first.Where(e => e.Event == "frame").SelectMany(e => e.Data.GetProperty("masks").EnumerateArray()),
+                m => Assert.InRange(m.GetProperty("score").GetDouble(), 0, 1));
             Assert.Equal(Enumerable.Range(0, 10), first.Where(e => e.Event == "frame").Select(e => e.Data.GetProperty("frame").GetInt32()));
             Assert.Equal("done", first[^1].Event);
             Assert.Equal(10, first[^1].Data.GetProperty("frames").GetInt32());
@@ -231,6 +235,15 @@ public sealed class ServerApiTests
                             frames.Add(new ByteArrayContent(File.ReadAllBytes(f)), "file", Path.GetFileName(f));
                         await TestServer.AssertError(await t.Http.PostAsync("api/sessions", frames), 413, "limit is 5");
                     }
+                    // 413 from the library's limit, by its kind: a zip of more frames than the cap
+                    using (var ms = new MemoryStream())
+                    {
+                        using (var zip = new ZipArchive(ms, ZipArchiveMode.Create, leaveOpen: true))
+                            foreach (var f in Directory.GetFiles(Path.Combine(GoldenInputs(folder), "video")))
+                                zip.CreateEntryFromFile(f, Path.GetFileName(f));
+                        using var form = new MultipartFormDataContent { { new ByteArrayContent(ms.ToArray()), "file", "frames.zip" } };
+                        await TestServer.AssertError(await t.Http.PostAsync("api/sessions", form), 413, "more than 5 frames (the limit)");
+                    }
                     var s = await t.OpenPathAsync("image.png");
                     string id = s.GetProperty("id").GetString()!;
                     // 429: one session is the cap
@@ -311,6 +324,45 @@ public sealed class ServerApiTests
             prompt = await t.PostJson($"api/sessions/{id}/prompts", new { frame = 3, obj_id = 1, points = new[] { new[] { 640, 400 } }, labels = new[] { 1 } });
         } while ((int)prompt.StatusCode == 409 && DateTime.UtcNow < deadline);
         Assert.Equal(200, (int)prompt.StatusCode);
+    }
+
+    static async Task<JsonElement> StatusWhen(TestServer t, string id, Func<JsonElement, bool> done)
+    {
+        var until = DateTime.UtcNow.AddSeconds(90);
+        while (true)
+        {
+            var st = await t.Json(await t.Http.GetAsync($"api/sessions/{id}/status"));
+            Assert.True(st.GetProperty("error").ValueKind == JsonValueKind.Null, st.ToString());
+            double p = st.GetProperty("progress").GetDouble();
+            Assert.InRange(p, 0, 1);
+            if (done(st)) return st;
+            Assert.True(DateTime.UtcNow < until, $"status never reached the expected state: {st}");
+            await Task.Delay(50);
+        }
+    }
+
+    [Fact]
+    public async Task SessionsReportTheirEmbeddingAndEmbedFramesAheadWithinTheCap()
+    {
+        var folder = Golden.Folders()[0];
+        await using var t = await TestServer.StartAsync(new ServeOptions { DataDir = GoldenInputs(folder), EmbedAheadFrames = 3 }, folder);
+        var image = await t.OpenPathAsync("image.png");
+        var done = await StatusWhen(t, image.GetProperty("id").GetString()!, st => st.GetProperty("ready").GetBoolean());
+        Assert.Equal((1.0, 1), (done.GetProperty("progress").GetDouble(), done.GetProperty("embedded_frames").GetInt32()));
+
+        var video = await t.OpenPathAsync("video");
+        string id = video.GetProperty("id").GetString()!;
+        // Idle time embeds the frames from the current one on, up to the cap, and no more.
+        await StatusWhen(t, id, st => st.GetProperty("ready").GetBoolean() && st.GetProperty("embedded_frames").GetInt32() == 3);
+        await Task.Delay(300);
+        Assert.Equal(3, (await t.Json(await t.Http.GetAsync($"api/sessions/{id}/status"))).GetProperty("embedded_frames").GetInt32());
+        // Viewing frame 8 moves the window there; a prompt on it and a propagation still give every frame.
+        Assert.True((await t.Http.GetAsync($"api/sessions/{id}/frames/8")).IsSuccessStatusCode);
+        await Task.Delay(300);
+        await t.Json(await t.PostJson($"api/sessions/{id}/prompts", new { frame = 8, obj_id = 1, points = new[] { new[] { 144, 108 } }, labels = new[] { 1 } }));
+        var events = await ReadEvents(await StartPropagation(t, id, new { start_frame = 8, direction = "both" }));
+        Assert.Equal(Enumerable.Range(0, 10), events.Where(e => e.Event == "frame").Select(e => e.Data.GetProperty("frame").GetInt32()).Distinct().Order());
+        Assert.InRange((await t.Json(await t.Http.GetAsync($"api/sessions/{id}/status"))).GetProperty("embedded_frames").GetInt32(), 1, 3);
     }
 
     [Fact]

@@ -18,16 +18,17 @@ public static class ServeCommand
         var idle = new Option<double>("--idle-minutes") { Description = "Close a session after this many idle minutes.", DefaultValueFactory = _ => d.IdleMinutes };
         var maxUpload = new Option<int>("--max-upload-mb") { Description = "Largest upload in MiB.", DefaultValueFactory = _ => d.MaxUploadMb };
         var maxFrames = new Option<int>("--max-frames") { Description = "Most frames a video may have.", DefaultValueFactory = _ => d.MaxFrames };
+        var ahead = new Option<int>("--embed-ahead") { Description = "Video frames a session keeps embedded: the current one and those after it are embedded in idle time (1: none ahead).", DefaultValueFactory = _ => d.EmbedAheadFrames };
         var cmd = new Command("serve", "Serve the interactive annotator (images and videos) in the browser, on the library's predictors. Video frames are shrunk to 1280×720 at most.");
         model.AddTo(cmd);
-        foreach (var o in new Option[] { host, port, data, token, maxSessions, idle, maxUpload, maxFrames }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { host, port, data, token, maxSessions, idle, maxUpload, maxFrames, ahead }) cmd.Options.Add(o);
         cmd.SetAction((r, stop) => Cli.RunAsync(async () =>
         {
             var options = new ServeOptions
             {
                 Host = r.GetValue(host)!, Port = r.GetValue(port), DataDir = r.GetValue(data), Token = r.GetValue(token),
                 MaxSessions = r.GetValue(maxSessions), IdleMinutes = r.GetValue(idle), MaxUploadMb = r.GetValue(maxUpload),
-                MaxFrames = r.GetValue(maxFrames), ModelName = r.GetValue(model.Model) ?? (r.GetValue(model.Checkpoint) is { } c ? Path.GetFileName(c) : "sam2"),
+                MaxFrames = r.GetValue(maxFrames), EmbedAheadFrames = r.GetValue(ahead), ModelName = r.GetValue(model.Model) ?? (r.GetValue(model.Checkpoint) is { } c ? Path.GetFileName(c) : "sam2"),
             };
             options.Validate(); // before the model is loaded
             // One model for image and video sessions: the video post-processing only adds steps the image predictor never runs.

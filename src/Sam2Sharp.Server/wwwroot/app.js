@@ -44,10 +44,23 @@ async function openWith(body, label) {
     $("scrubber").value = 0;
     addObject();
     await showFrame(0);
+    await waitReady(s);
     setStatus(`${s.kind} ${s.width}×${s.height}${s.kind === "video" ? `, ${s.frames} frames` : ""}` +
       (s.source_width !== s.width ? ` (shrunk from ${s.source_width}×${s.source_height})` : "") + ". Click on an object.");
   } catch (e) { setStatus(e.message, true); }
-  finally { busy(false); }
+  finally { busy(false); $("busy").removeAttribute("value"); }
+}
+// The session opens before its first embedding is done: show the encoder's progress until it is.
+async function waitReady(s) {
+  const what = s.kind === "video" ? "the first frame" : "the image";
+  for (;;) {
+    const st = await (await api("GET", `/api/sessions/${s.id}/status`)).json();
+    if (st.error) throw new Error(st.error);
+    if (st.ready) return;
+    $("busy").value = st.progress;
+    setStatus(`Computing the embedding of ${what}… ${Math.round(st.progress * 100)}%`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 $("file").onchange = (e) => { const f = e.target.files[0]; if (!f) return; const d = new FormData(); d.append("file", f); openWith(d, f.name); e.target.value = ""; };
 $("folder").onchange = (e) => {
@@ -242,7 +255,10 @@ async function send(p) {
     const t0 = performance.now();
     const f = await (await api("POST", `/api/sessions/${state.session.id}/prompts`, body)).json();
     applyFrame(f);
-    setStatus(`mask in ${Math.round(performance.now() - t0)} ms`);
+    const mine = f.masks.find((m) => m.obj_id === state.selected);
+    const score = mine && mine.score != null
+      ? `, ${state.session.kind === "image" ? "predicted IoU" : "object present"} ${mine.score.toFixed(2)}` : "";
+    setStatus(`mask in ${Math.round(performance.now() - t0)} ms${score}`);
   } catch (e) { setStatus(e.message, true); }
   finally { busy(false); drawOverlay(); renderObjects(); }
 }

@@ -22,7 +22,7 @@ public static class ConfinedPath
         {
             current = Path.Combine(current, part);
             if (!File.Exists(current) && !Directory.Exists(current))
-                throw new Sam2Exception($"path '{relative}' does not exist under the data folder");
+                throw Sam2Exception.NotFound($"path '{relative}' does not exist under the data folder");
             // Each step is resolved through its links, so a link pointing outside is caught where it is.
             current = Real(current);
             if (!IsUnder(current, rootFull)) throw new Sam2Exception($"path '{relative}' leads outside the data folder");

@@ -30,7 +30,7 @@ public static class FrameArchive
                 string file = Path.GetFileName(entry.FullName.Replace('\\', '/'));
                 if (file.Length == 0 || file.StartsWith('.') || !FrameExtensions.Contains(Path.GetExtension(file).ToLowerInvariant())) continue;
                 if (!names.Add(file)) throw new Sam2Exception($"{name}: two frames are named {file}");
-                if (++count > maxFrames) throw new Sam2Exception($"{name} has more than {maxFrames} frames (the limit)");
+                if (++count > maxFrames) throw Sam2Exception.LimitExceeded($"{name} has more than {maxFrames} frames (the limit)");
                 using var src = entry.Open();
                 using var dst = File.Create(Path.Combine(folder, file));
                 var buffer = new byte[81920];
@@ -39,7 +39,7 @@ public static class FrameArchive
                 while ((n = src.Read(buffer)) > 0)
                 {
                     total += n;
-                    if (total > maxBytes) throw new Sam2Exception($"{name} unpacks to more than {maxBytes / (1024 * 1024)} MB (the limit)");
+                    if (total > maxBytes) throw Sam2Exception.LimitExceeded($"{name} unpacks to more than {maxBytes / (1024 * 1024)} MB (the limit)");
                     dst.Write(buffer, 0, n);
                 }
             }

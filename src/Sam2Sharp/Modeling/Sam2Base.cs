@@ -95,11 +95,12 @@ public partial class Sam2Base : nn.Module
 
     static Tensor TruncNormal(Tensor t) => nn.init.trunc_normal_(t, std: 0.02);
 
-    /// <summary>The image encoder on a batch, with the decoder's conv_s0/conv_s1 applied to the high-res levels.</summary>
-    public BackboneOutput ForwardImage(Tensor imgBatch)
+    /// <summary>The image encoder on a batch, with the decoder's conv_s0/conv_s1 applied to the high-res levels;
+    /// <paramref name="progress"/> hears of each encoder block (<see cref="ImageEncoder.Forward"/>).</summary>
+    public BackboneOutput ForwardImage(Tensor imgBatch, IProgress<Sam2Progress>? progress = null)
     {
         using var section = Profiler.Time("encoder");
-        var o = ToFloat32(image_encoder.forward(imgBatch.to_type(ComputeType)));
+        var o = ToFloat32(image_encoder.Forward(imgBatch.to_type(ComputeType), progress));
         if (!Config.UseHighResFeaturesInSam) return o;
         using var convs = Profiler.Time("encoder.conv_s0_s1");
         var fpn = o.BackboneFpn.ToList();

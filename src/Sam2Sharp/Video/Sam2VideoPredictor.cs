@@ -30,6 +30,7 @@ public sealed class Sam2VideoPredictor
         spillBehind = Options.SpillBehindFor(model);
         if (fillHoleArea < 0) throw new Sam2Exception($"video predictor options: fill hole area must not be negative, got {fillHoleArea}");
         if (spillBehind < 1) throw new Sam2Exception($"video predictor options: spill behind must be at least 1 frame, got {spillBehind}");
+        if (Options.FeatureCacheFrames < 1) throw new Sam2Exception($"video predictor options: feature cache frames must be at least 1, got {Options.FeatureCacheFrames}");
     }
 
     /// <summary>Opens a video (a folder of JPEG/PNG frames or a video file) and encodes its first frame.</summary>
@@ -187,12 +188,15 @@ public sealed class Sam2VideoPredictor
             using (InferenceScope.Start())
             {
                 var perObj = new List<Tensor>();
+                var scores = new List<float?>();
                 foreach (var obj in s.Objects)
                 {
                     Tensor predMasks;
+                    Tensor? objectScore;
                     if (obj.Memory.CondFrameOutputs.TryGetValue(frameIdx, out var condOut))
                     {
                         predMasks = condOut.PredMasks;
+                        objectScore = condOut.ObjectScoreLogits;
                         if (Options.ClearNonCondMemAroundInput) obj.Memory.ClearNonCondAround(frameIdx, radius);
                     }
                     else
@@ -200,13 +204,15 @@ public sealed class Sam2VideoPredictor
                         var current = RunSingleFrameInference(s, obj.Memory, frameIdx, false, null, null, reverse, runMemEncoder: true);
                         obj.Memory.Store(frameIdx, current, isCond: false);
                         predMasks = current.PredMasks;
+                        objectScore = current.ObjectScoreLogits;
                     }
+                    scores.Add(ScoreOf(objectScore));
                     obj.MarkTracked(frameIdx, reverse);
                     perObj.Add(predMasks);
                     if (spillBehind is { } behind) obj.Memory.Spill(reverse ? frameIdx + behind : frameIdx - behind, s.Spill);
                 }
                 var all = perObj.Count > 1 ? cat(perObj, 0) : perObj[0];
-                result = new VideoFrameMasks(frameIdx, objIds, VideoResMasks(s, all).MoveToOuterDisposeScope());
+                result = new VideoFrameMasks(frameIdx, objIds, VideoResMasks(s, all).MoveToOuterDisposeScope()) { ObjectScoreLogits = scores };
             }
             progress?.Report(new PropagationProgress(frameIdx, done + 1, order.Count));
             yield return result;
@@ -303,19 +309,48 @@ public sealed class Sam2VideoPredictor
 
     // --- the steps behind the operations ---
 
-    PreparedFeatures GetImageFeature(VideoSession s, int frameIdx)
+    /// <summary>
+    /// Embeds <paramref name="frames"/> ahead of need (those not yet kept), so that a later prompt or propagation on them
+    /// skips the image encoder; the results are the same either way. At most
+    /// <see cref="Sam2VideoPredictorOptions.FeatureCacheFrames"/> frames are kept: only the first that many of the list
+    /// are embedded, and those already kept are marked as recently used. <paramref name="cancellationToken"/> is checked
+    /// before each frame (an <see cref="OperationCanceledException"/> then; the frames embedded so far stay kept).
+    /// <paramref name="progress"/> hears of each encoder block of each frame embedded. Returns how many frames were embedded.
+    /// </summary>
+    public int EmbedAhead(VideoSession s, IEnumerable<int> frames, CancellationToken cancellationToken = default,
+        IProgress<Sam2Progress>? progress = null)
     {
-        if (s.CachedFrame != frameIdx || s.CachedFeatures is null)
+        var wanted = frames.Distinct().Take(Options.FeatureCacheFrames).ToList();
+        foreach (int f in wanted) CheckFrame(s, f);
+        // Keep the wanted frames in front first, so that embedding one of them never evicts another.
+        for (int i = wanted.Count - 1; i >= 0; i--) s.Features.Get(wanted[i]);
+        int embedded = 0;
+        foreach (int f in wanted)
         {
-            s.ClearFeatureCache();
+            if (s.Features.Contains(f)) continue;
+            cancellationToken.ThrowIfCancellationRequested();
+            using var unit = InferenceScope.Start();
+            using var scope = NewDisposeScope();
+            GetImageFeature(s, f, progress);
+            embedded++;
+        }
+        return embedded;
+    }
+
+    PreparedFeatures GetImageFeature(VideoSession s, int frameIdx, IProgress<Sam2Progress>? progress = null)
+    {
+        var features = s.Features.Get(frameIdx);
+        if (features is null)
+        {
+            // Room first, so that with one frame kept (the default) only one frame's features are ever alive.
+            s.Features.Shrink(Options.FeatureCacheFrames - 1);
             using var scope = NewDisposeScope();
             var image = Preprocess.VideoFrame(s.Frames.Read(frameIdx), ImageSize).unsqueeze(0).to(Model.Device);
-            var o = Model.ForwardImage(image);
-            foreach (var t in o.BackboneFpn.Concat(o.VisionPosEnc)) t.DetachFromDisposeScope();
-            s.CachedFeatures = o;
-            s.CachedFrame = frameIdx;
+            features = Model.ForwardImage(image, progress);
+            foreach (var t in features.BackboneFpn.Concat(features.VisionPosEnc)) t.DetachFromDisposeScope();
+            s.Features.Add(frameIdx, features);
         }
-        return Model.PrepareBackboneFeatures(s.CachedFeatures);
+        return Model.PrepareBackboneFeatures(features);
     }
 
     FrameOutput RunSingleFrameInference(VideoSession s, MemoryBank output, int frameIdx, bool isInitCondFrame,
@@ -363,16 +398,21 @@ public sealed class Sam2VideoPredictor
     {
         using var scope = NewDisposeScope();
         var consolidated = full(s.Objects.Count, 1, s.VideoHeight, s.VideoWidth, Sam2Base.NoObjScore, dtype: float32, device: Model.Device);
+        var scores = new float?[s.Objects.Count];
         for (int i = 0; i < s.Objects.Count; i++)
         {
             var obj = s.Objects[i];
             var o = obj.Pending.Outputs(isCond).GetValueOrDefault(frameIdx) ?? obj.Memory.Find(frameIdx);
             if (o is null) continue;
+            scores[i] = ScoreOf(o.ObjectScoreLogits);
             consolidated[TensorIndex.Slice(i, i + 1)] = F.interpolate(o.PredMasks, new long[] { s.VideoHeight, s.VideoWidth },
                 mode: InterpolationMode.Bilinear, align_corners: false);
         }
-        return new VideoFrameMasks(frameIdx, s.ObjIds, VideoResMasks(s, consolidated).MoveToOuterDisposeScope());
+        return new VideoFrameMasks(frameIdx, s.ObjIds, VideoResMasks(s, consolidated).MoveToOuterDisposeScope()) { ObjectScoreLogits = scores };
     }
+
+    /// <summary>An output's object-score logit (one object: a 1×1 tensor).</summary>
+    static float? ScoreOf(Tensor? objectScoreLogits) => objectScoreLogits?.item<float>();
 
     /// <summary>Hands a result computed inside an operation's dispose scope to the caller.</summary>
     static VideoFrameMasks Escape(VideoFrameMasks r)

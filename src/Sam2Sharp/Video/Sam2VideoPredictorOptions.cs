@@ -38,6 +38,14 @@ public sealed record Sam2VideoPredictorOptions
     /// </summary>
     public int? SpillBehind { get; init; }
 
+    /// <summary>
+    /// How many frames' image features a session keeps (the least recently used are freed first). 1, the
+    /// reference's behaviour, re-encodes a frame whenever another was encoded since; more lets
+    /// <see cref="Sam2VideoPredictor.EmbedAhead"/> prepare frames before a prompt or propagation needs them.
+    /// Each frame costs the encoder's outputs (about 100 MB for a 1024-pixel model).
+    /// </summary>
+    public int FeatureCacheFrames { get; init; } = 1;
+
     /// <summary>The hole area used with <paramref name="model"/>.</summary>
     internal int FillHoleAreaFor(Modeling.Sam2Base model) => FillHoleArea ?? (model.Options.ApplyPostprocessing ? 8 : 0);
 

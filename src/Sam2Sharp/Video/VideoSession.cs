@@ -86,7 +86,8 @@ public sealed class TrackedObject
 
 /// <summary>
 /// The state of one video: its frames (decoded and preprocessed when needed), the objects in
-/// the order they were added, and the features of the last frame the encoder ran on. Read-only
+/// the order they were added, and the image features of the frames the encoder ran on last
+/// (<see cref="Sam2VideoPredictorOptions.FeatureCacheFrames"/> of them). Read-only
 /// from outside: the <see cref="Sam2VideoPredictor"/> changes it.
 /// </summary>
 public sealed class VideoSession : IDisposable
@@ -106,8 +107,10 @@ public sealed class VideoSession : IDisposable
     /// <summary>The objects' ids, in <see cref="Objects"/> order.</summary>
     public IReadOnlyList<int> ObjIds => objects.Select(o => o.Id).ToList();
 
-    internal int CachedFrame { get; set; } = -1;
-    internal BackboneOutput? CachedFeatures { get; set; }
+    /// <summary>The image features kept (the frames embedded last).</summary>
+    internal FeatureCache Features { get; } = new();
+    /// <summary>The frames whose image features are kept, most recently used first.</summary>
+    public IReadOnlyList<int> EmbeddedFrames => Features.Frames;
     /// <summary>The memory position encoding is the same for every frame and object: kept once.</summary>
     internal IReadOnlyList<Tensor>? MaskmemPosEnc { get; set; }
     /// <summary>Where memories far behind the current frame are spilled (a private temporary folder, made on first use).</summary>
@@ -148,12 +151,7 @@ public sealed class VideoSession : IDisposable
     }
 
     /// <summary>Frees the cached image features (the next step re-encodes its frame).</summary>
-    public void ClearFeatureCache()
-    {
-        CachedFeatures?.Dispose();
-        CachedFeatures = null;
-        CachedFrame = -1;
-    }
+    public void ClearFeatureCache() => Features.Clear();
 
     /// <summary>Frees every tensor, closes the frames and deletes the spill folder.</summary>
     public void Dispose()
@@ -167,9 +165,56 @@ public sealed class VideoSession : IDisposable
     }
 }
 
+/// <summary>
+/// The image features of a few frames, the least recently used evicted first, so that frames embedded ahead
+/// (<see cref="Sam2VideoPredictor.EmbedAhead"/>) are still there when a prompt or propagation reaches them.
+/// </summary>
+internal sealed class FeatureCache
+{
+    // Most recently used first; a handful of entries, so a list is the right size of structure.
+    readonly List<(int Frame, BackboneOutput Features)> entries = new();
+
+    public IReadOnlyList<int> Frames => entries.Select(e => e.Frame).ToList();
+
+    /// <summary>The frame's features, marked most recently used; null if not kept.</summary>
+    public BackboneOutput? Get(int frame)
+    {
+        int i = entries.FindIndex(e => e.Frame == frame);
+        if (i < 0) return null;
+        var e = entries[i];
+        entries.RemoveAt(i);
+        entries.Insert(0, e);
+        return e.Features;
+    }
+
+    public bool Contains(int frame) => entries.Exists(e => e.Frame == frame);
+
+    /// <summary>Frees the least recently used entries until at most <paramref name="keep"/> remain.</summary>
+    public void Shrink(int keep)
+    {
+        while (entries.Count > Math.Max(keep, 0))
+        {
+            entries[^1].Features.Dispose();
+            entries.RemoveAt(entries.Count - 1);
+        }
+    }
+
+    /// <summary>Keeps <paramref name="features"/> (owned from now on) as the most recently used.</summary>
+    public void Add(int frame, BackboneOutput features) => entries.Insert(0, (frame, features));
+
+    public void Clear() => Shrink(0);
+}
+
 /// <summary>The masks of every object on one frame: N×1×H×W logits at the video's size, objects in <see cref="ObjIds"/> order.</summary>
 public sealed record VideoFrameMasks(int FrameIdx, IReadOnlyList<int> ObjIds, Tensor MaskLogits) : IDisposable
 {
+    /// <summary>
+    /// Each object's object-score logit on the frame (the occlusion head's <c>object_score_logits</c>: positive when
+    /// the model finds the object there; its sigmoid is the probability), in <see cref="ObjIds"/> order; null for an
+    /// object without an output on the frame (its mask logits are then the no-object score).
+    /// </summary>
+    public IReadOnlyList<float?> ObjectScoreLogits { get; init; } = [];
+
     /// <summary>Frees the logits.</summary>
     public void Dispose() => MaskLogits.Dispose();
 }

@@ -105,7 +105,13 @@ public sealed class Hiera : nn.Module<Tensor, IReadOnlyList<Tensor>>
     static readonly string[] StageSections = Enumerable.Range(1, 8).Select(i => $"encoder.stage{i}").ToArray();
     static string StageSection(int stage) => stage <= StageSections.Length ? StageSections[stage - 1] : $"encoder.stage{stage}";
 
-    public override IReadOnlyList<Tensor> forward(Tensor x)
+    /// <summary>How many blocks the trunk runs.</summary>
+    public int Depth => blocks.Count;
+
+    public override IReadOnlyList<Tensor> forward(Tensor x) => Forward(x, null);
+
+    /// <summary><see cref="forward"/>, calling <paramref name="blocksDone"/> with the count of blocks run after each one.</summary>
+    public IReadOnlyList<Tensor> Forward(Tensor x, Action<int>? blocksDone)
     {
         using var scope = NewDisposeScope();
         var stem = Profiler.Time("encoder.patch_embed");
@@ -126,6 +132,7 @@ public sealed class Hiera : nn.Module<Tensor, IReadOnlyList<Tensor>>
             x = y;
             if (i == last || (returnIntermLayers && stageEnds.Contains(i)))
                 outputs.Add(x.permute(0, 3, 1, 2).MoveToOuterDisposeScope());
+            blocksDone?.Invoke(i + 1);
         }
         return outputs;
     }

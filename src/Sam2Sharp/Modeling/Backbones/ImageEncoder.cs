@@ -39,12 +39,20 @@ public sealed class ImageEncoder : nn.Module<Tensor, BackboneOutput>
         RegisterComponents();
     }
 
-    public override BackboneOutput forward(Tensor sample)
+    public override BackboneOutput forward(Tensor sample) => Forward(sample, null);
+
+    /// <summary>
+    /// <see cref="forward"/>, reporting to <paramref name="progress"/> after each trunk block and after the neck
+    /// (<see cref="Sam2Progress"/> in "encoder steps": the trunk's depth + 1).
+    /// </summary>
+    public BackboneOutput Forward(Tensor sample, IProgress<Sam2Progress>? progress)
     {
         using var scope = NewDisposeScope();
-        var levels = trunk.forward(sample);
+        int total = trunk.Depth + 1;
+        var levels = trunk.Forward(sample, progress is null ? null : done => progress.Report(new Sam2Progress(done, total, "encoder steps")));
         IReadOnlyList<Tensor> features, pos;
         using (Profiler.Time("encoder.neck")) (features, pos) = neck.forward(levels);
+        progress?.Report(new Sam2Progress(total, total, "encoder steps"));
         int keep = features.Count - Scalp;
         var f = features.Take(keep).Select(t => t.MoveToOuterDisposeScope()).ToArray();
         var p = pos.Take(keep).Select(t => t.MoveToOuterDisposeScope()).ToArray();
