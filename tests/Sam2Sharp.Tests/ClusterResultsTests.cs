@@ -191,12 +191,7 @@ public sealed class ClusterResultsTests : IDisposable
     {
         var source = Path.Combine(Golden.SharedDir, "golden-eval", "davis");
         string gt = Path.Combine(source, "gt"), pred = Path.Combine(_dir, "pred");
-        foreach (var f in Directory.GetFiles(Path.Combine(source, "pred"), "*", SearchOption.AllDirectories))
-        {
-            var to = Path.Combine(pred, Path.GetRelativePath(Path.Combine(source, "pred"), f));
-            Directory.CreateDirectory(Path.GetDirectoryName(to)!);
-            File.Copy(f, to);
-        }
+        EvaluationTests.CopyDir(Path.Combine(source, "pred"), pred);
         var whole = Sam2Sharp.Evaluation.VosBenchmark.Run(gt, pred, new Sam2Sharp.Evaluation.VosBenchmarkOptions { Strict = false });
         Assert.Equal(0, TestCli.Run(EvalCommand.Create(), "eval", "--gt-root", gt, "--pred-root", pred, "--shard", "1/2", "-q"));
         // The line a submission would run names the prediction root; the batch is its score folder.
