@@ -32,6 +32,10 @@ public class ShardTests
     {
         Assert.Equal(new Shard(2, 5), Shard.Resolve(null, Env(("SLURM_ARRAY_TASK_ID", "12"), ("SLURM_ARRAY_TASK_COUNT", "5"), ("SLURM_ARRAY_TASK_MIN", "10"))));
         Assert.Equal(new Shard(3, 4), Shard.Resolve(null, Env(("SLURM_ARRAY_TASK_ID", "3"), ("SLURM_ARRAY_TASK_COUNT", "4"))));
+        // A task of sam2 cluster's script resubmitted alone (sbatch --array=3: a one-task array) keeps its shard.
+        Assert.Equal(new Shard(3, 4), Shard.Resolve(null, Env(("SLURM_ARRAY_TASK_ID", "3"), ("SLURM_ARRAY_TASK_COUNT", "1"), ("SLURM_ARRAY_TASK_MIN", "3"), ("SAM2_SHARD_COUNT", "4"))));
+        Assert.Contains("shard 4 is out of range for 4 shards", Assert.Throws<Sam2Exception>(() =>
+            Shard.Resolve(null, Env(("SLURM_ARRAY_TASK_ID", "4"), ("SAM2_SHARD_COUNT", "4")))).Message);
         Assert.Equal(new Shard(1, 3), Shard.Resolve(null, Env(("JOB_COMPLETION_INDEX", "1"), ("SAM2_SHARD_COUNT", "3"))));
         Assert.Equal(Shard.All, Shard.Resolve(null, Env()));
         // The option wins over the environment.

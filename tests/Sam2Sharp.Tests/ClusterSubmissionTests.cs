@@ -67,8 +67,9 @@ public sealed class ClusterSubmissionTests : IDisposable
             "#SBATCH --gpus-per-task=1", "#SBATCH --mem=16G", "#SBATCH --time=1-02:00:00", "#SBATCH --partition=gpu",
             "#SBATCH --chdir=/shared/work", "#SBATCH --output=\"/shared/my logs/%x-%A_%a.out\"", "#SBATCH --requeue",
         }, directives);
-        // No --shard: each task takes it from SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT.
+        // No --shard: each task is shard SLURM_ARRAY_TASK_ID of the exported count (also when resubmitted alone).
         Assert.DoesNotContain("--shard", script);
+        Assert.Contains("\nexport SAM2_SHARD_COUNT=4\n", script);
         Assert.StartsWith("#!/bin/bash\n", script);
 
         var plain = SlurmJob.Render(["sam2"], line, Options(1));

@@ -59,9 +59,11 @@ public static partial class SlurmJob
         Directive(s, "output", Path.Combine(options.LogFolder, "%x-%A_%a.out"));
         // A preempted task goes back to the queue; its complete items are skipped when it runs again.
         s.Append("#SBATCH --requeue\n");
-        s.Append($"# Written by sam2 cluster slurm for {batch.OutputRoot}. Each task finds its shard in SLURM_ARRAY_TASK_ID\n");
-        s.Append("# and SLURM_ARRAY_TASK_COUNT and writes its report to .sam2-tasks/ there; `sam2 cluster status` reads them.\n");
+        s.Append($"# Written by sam2 cluster slurm for {batch.OutputRoot}. Each task is shard SLURM_ARRAY_TASK_ID of SAM2_SHARD_COUNT\n");
+        s.Append("# (so one task resubmitted alone with sbatch --array=K keeps its shard) and writes its report to .sam2-tasks/\n");
+        s.Append("# there; `sam2 cluster status` reads them.\n");
         s.Append("set -euo pipefail\n");
+        s.Append($"export SAM2_SHARD_COUNT={options.Tasks}\n");
         s.Append("export OMP_NUM_THREADS=\"${SLURM_CPUS_PER_TASK:-1}\"\n");
         s.Append("srun ").AppendJoin(' ', executable.Concat(batch.Words).Select(ShellQuote)).Append('\n');
         return s.ToString();
