@@ -19,6 +19,7 @@ root.Subcommands.Add(PlotLossCommand.Create());
 root.Subcommands.Add(ModelsCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(BenchServeCommand.Create());
+root.Subcommands.Add(ClusterCommand.Create());
 
 var verbose = new Option<bool>("--verbose") { Description = "On an internal error, print the full exception", Recursive = true };
 root.Options.Add(verbose);

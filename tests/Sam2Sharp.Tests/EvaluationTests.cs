@@ -27,7 +27,7 @@ public sealed class EvaluationTests : IDisposable
         return dst;
     }
 
-    static void CopyDir(string src, string dst)
+    internal static void CopyDir(string src, string dst)
     {
         Directory.CreateDirectory(dst);
         foreach (var f in Directory.GetFiles(src)) File.Copy(f, Path.Combine(dst, Path.GetFileName(f)));

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Sam2Sharp.Amg;
+using Sam2Sharp.Batch;
 using Sam2Sharp.IO;
 using Sam2Sharp.Imaging;
 
@@ -12,9 +13,14 @@ public static class AmgCommand
     {
         var model = new ModelOptions();
         var d = new AmgOptions();
-        var image = new Option<string>("--image") { Description = "The image (PNG, JPEG, …).", Required = true };
+        var batch = new BatchOptions();
+        var image = new Option<string?>("--image") { Description = "The image (PNG, JPEG, …); or a batch with --input-dir or --input-list." };
+        var inputDir = new Option<string?>("--input-dir") { Description = "Batch: every image of this folder (sorted, hidden files left out); outputs go to --output-dir." };
+        var inputList = new Option<string?>("--input-list") { Description = "Batch: the images listed in this file, one path per line (relative to the file's folder)." };
+        var pngMasks = new Option<bool>("--png-masks") { Description = "Batch: also write <stem>/mask_000.png, … (0/255) per image." };
+        var overlays = new Option<bool>("--overlays") { Description = "Batch: also write <stem>.overlay.png per image." };
         var outputJson = new Option<string?>("--output-json") { Description = "The annotations as JSON: a list of {segmentation, area, bbox, predicted_iou, point_coords, stability_score, crop_box}." };
-        var outputDir = new Option<string?>("--output-dir") { Description = "A directory for one mask PNG (0/255) per annotation: mask_000.png, …" };
+        var outputDir = new Option<string?>("--output-dir") { Description = "A directory for one mask PNG (0/255) per annotation: mask_000.png, …; in a batch, the folder of every image's <stem>.json (the same annotations JSON)." };
         var overlay = new Option<string?>("--overlay") { Description = "The image with every mask tinted and outlined (PNG)." };
 
         // One option per argument of the reference SAM2AutomaticMaskGenerator, with its defaults.
@@ -35,9 +41,12 @@ public static class AmgCommand
         var useM2m = new Option<bool>("--use-m2m") { Description = "Refine each mask once with its own logits as a mask prompt (true/false).", DefaultValueFactory = _ => d.UseM2m };
         var multimask = new Option<bool>("--multimask-output") { Description = "Three masks per point (true/false).", DefaultValueFactory = _ => d.MultimaskOutput };
 
-        var cmd = new Command("amg", "Segment everything in an image with the automatic mask generator.");
+        var cmd = new Command("amg", "Segment everything in an image with the automatic mask generator. A batch (--input-dir or --input-list) " +
+            "writes one <stem>.json per image into --output-dir, each image committed with a marker under <output-dir>/.sam2-tasks: a re-run " +
+            "skips complete images and redoes the rest; --shard K/N (or a Slurm/Kubernetes array task) takes one shard of the sorted images.");
         model.AddTo(cmd);
-        foreach (var o in new Option[] { image, outputJson, outputDir, overlay, pointsPerSide, pointGrids, pointsPerBatch, predIouThresh,
+        batch.AddTo(cmd);
+        foreach (var o in new Option[] { image, inputDir, inputList, pngMasks, overlays, outputJson, outputDir, overlay, pointsPerSide, pointGrids, pointsPerBatch, predIouThresh,
                      stabilityThresh, stabilityOffset, maskThreshold, boxNms, cropLayers, cropNms, cropOverlap, cropDownscale, minRegion,
                      outputMode, useM2m, multimask })
             cmd.Options.Add(o);
@@ -46,6 +55,12 @@ public static class AmgCommand
         {
             // Everything the user gave is checked before the model is loaded; nothing is written until all is computed.
             string? jsonPath = r.GetValue(outputJson), dirPath = r.GetValue(outputDir), overlayPath = r.GetValue(overlay);
+            bool isBatch = r.GetValue(inputDir) is not null || r.GetValue(inputList) is not null;
+            if (isBatch && (r.GetValue(image) is not null || jsonPath is not null || overlayPath is not null || dirPath is null))
+                throw new Sam2Exception("a batch (--input-dir or --input-list) takes --output-dir, and not --image, --output-json or --overlay");
+            if (!isBatch && r.GetValue(image) is null) throw new Sam2Exception("give --image, or --input-dir or --input-list for a batch");
+            if (!isBatch && (r.GetValue(pngMasks) || r.GetValue(overlays)))
+                throw new Sam2Exception("--png-masks and --overlays are for a batch (--input-dir or --input-list)");
             if (jsonPath is null && dirPath is null && overlayPath is null)
                 throw new Sam2Exception("nothing to write: give --output-json, --output-dir or --overlay");
             var grids = r.GetValue(pointGrids) is { } gridFile ? PointGridsFile.Read(gridFile) : null;
@@ -69,43 +84,34 @@ public static class AmgCommand
                 MultimaskOutput = r.GetValue(multimask),
             };
             options.Validate();
+            if (isBatch) return RunBatch(r, model, batch, options, r.GetValue(inputDir), r.GetValue(inputList), dirPath!, r.GetValue(pngMasks), r.GetValue(overlays));
             var img = RgbImage.Load(r.GetValue(image)!);
             // The outputs are checked and locked before the model is loaded, and committed together at the end.
-            var targets = new List<OutputTarget>();
-            if (jsonPath is not null) targets.Add(new OutputTarget("--output-json", jsonPath));
-            if (dirPath is not null) targets.Add(new OutputTarget("--output-dir", dirPath, IsFolder: true));
-            if (overlayPath is not null) targets.Add(new OutputTarget("--overlay", overlayPath));
-            using var staged = StagedOutputs.Open(targets);
+            var outputs = new AmgOutputs(jsonPath, dirPath, overlayPath);
+            using var staged = StagedOutputs.Open(outputs.Targets("--output-json", "--output-dir", "--overlay"));
 
             List<MaskAnnotation> anns;
             using (var sam = model.Load(r))
             using (var generator = new Sam2AutomaticMaskGenerator(sam, options))
                 anns = ProgressDisplay.Run("masks", quiet: !ProgressDisplay.IsInteractive(false), progress => generator.Generate(img, progress));
-
-            var json = jsonPath is null ? null : MaskAnnotationJson.Serialize(anns);
-            var masks = dirPath is null && overlayPath is null ? null
-                : anns.Select(a => a.Segmentation.ToMaskArray().Select(v => v ? (byte)1 : (byte)0).ToArray()).ToList();
-            try
-            {
-                if (json is not null) File.WriteAllBytes(staged.File(jsonPath!), json);
-                if (dirPath is not null)
-                {
-                    var dir = staged.Folder(dirPath);
-                    for (int i = 0; i < masks!.Count; i++)
-                        MaskImages.WritePng(Path.Combine(dir, $"mask_{i:D3}.png"), masks[i], img.Width, img.Height);
-                }
-                // Largest first, so that small masks stay visible on top.
-                if (overlayPath is not null)
-                    MaskImages.WriteOverlay(staged.File(overlayPath), img, masks!.Select((m, i) => (m, i)).OrderByDescending(t => anns[t.i].Area).Select(t => t.m).ToList());
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new Sam2Exception($"cannot write output: {e.Message}", e);
-            }
+            outputs.Write(staged, img, anns);
             staged.Commit();
             Console.WriteLine($"{anns.Count} mask(s)");
             return 0;
         }));
         return cmd;
+    }
+
+    static int RunBatch(ParseResult r, ModelOptions model, BatchOptions batch, AmgOptions options, string? inputDir, string? inputList,
+        string outputDir, bool masks, bool overlays)
+    {
+        var images = ImageBatch.List(inputDir, inputList);
+        AmgOutputs OutputsOf(BatchImage i) => AmgOutputs.ForBatch(outputDir, i, json: true, masks, overlays);
+        var runner = AmgBatch.Open(images, outputDir, batch.Resolve(r), OutputsOf);
+        // No model is loaded when every image of the shard is already complete.
+        using var sam = runner.Pending.Count > 0 ? model.Load(r) : null;
+        using var generator = sam is null ? null : new Sam2AutomaticMaskGenerator(sam, options);
+        var report = ProgressDisplay.Run("images", false, progress => AmgBatch.Run(generator, images, runner, OutputsOf, progress));
+        return BatchOptions.Finish(report, "images", outputDir, quiet: false);
     }
 }

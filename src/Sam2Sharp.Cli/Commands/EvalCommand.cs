@@ -39,7 +39,11 @@ public static class EvalCommand
             Description = "Print only where the results are saved",
         };
 
-        var cmd = new Command("eval", "Evaluate video object segmentation masks (J&F) like the SA-V benchmark; writes results.csv into the prediction folder");
+        var batch = new BatchOptions();
+        var cmd = new Command("eval", "Evaluate video object segmentation masks (J&F) like the SA-V benchmark; writes results.csv into the prediction folder. " +
+            "With --shard (or in a Slurm/Kubernetes array task) it scores only its shard of the videos, one score file per video in <pred-root>/.sam2-eval, " +
+            "resumable; `sam2 cluster merge` then gives the one J&F over all videos");
+        batch.AddTo(cmd);
         cmd.Options.Add(gtRoot);
         cmd.Options.Add(predRoot);
         cmd.Options.Add(skip);
@@ -59,13 +63,25 @@ public static class EvalCommand
                 Strict = pr.GetValue(strict),
                 MaxDegreeOfParallelism = n == 0 ? Environment.ProcessorCount : n,
             };
-            return Execute(gt, pred, options, isQuiet);
+            return batch.Requested(pr) is { } shard ? ExecuteShard(gt, pred, options, shard, isQuiet) : Execute(gt, pred, options, isQuiet);
         }));
         return cmd;
     }
 
     static string SkipList(VosBenchmarkPlan plan) =>
         string.Join(", ", plan.SkippedVideos.Select(v => plan.SkipReasons.TryGetValue(v, out var why) ? $"{v} ({why})" : v));
+
+    /// <summary>One shard's videos scored into their score files (the plan, and so the split, is the same in every task).</summary>
+    static int ExecuteShard(string gtRoot, string predRoot, VosBenchmarkOptions options, Sam2Sharp.Batch.Shard shard, bool quiet)
+    {
+        var plan = VosBenchmark.Plan(gtRoot, predRoot, options.Strict, options.SkipFirstAndLast);
+        if (plan.SkippedVideos.Count > 0)
+            Console.WriteLine($"Not in the score ({plan.SkippedVideos.Count} of {plan.SkippedVideos.Count + plan.Videos.Count} videos): {SkipList(plan)}");
+        var runner = VosScoreFiles.OpenBatch(plan, shard);
+        if (!quiet) Console.WriteLine($"Shard {shard}: evaluating {runner.Items.Count} of {plan.Videos.Count} videos: {string.Join(", ", runner.Items)}");
+        var report = ProgressDisplay.Run("videos", quiet, progress => VosScoreFiles.Run(plan, options, runner, progress));
+        return BatchOptions.Finish(report, "videos", runner.OutputRoot, quiet);
+    }
 
     static int Execute(string gtRoot, string predRoot, VosBenchmarkOptions options, bool quiet)
     {

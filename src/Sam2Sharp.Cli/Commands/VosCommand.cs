@@ -11,6 +11,7 @@ public static class VosCommand
     public static Command Create()
     {
         var model = new ModelOptions();
+        var batch = new BatchOptions();
         var baseVideoDir = new Option<string>("--base-video-dir") { Description = "Folder with one folder of JPEG frames per video (e.g. DAVIS/JPEGImages/480p, sav_val/JPEGImages_24fps)", Required = true };
         var inputMaskDir = new Option<string>("--input-mask-dir") { Description = "Input masks: <video>/<frame>.png palette PNGs (DAVIS), or <video>/<object>/<frame>.png with --per-obj-png-file (SA-V)", Required = true };
         var outputMaskDir = new Option<string>("--output-mask-dir") { Description = "Where to write the predicted masks, in the input's layout", Required = true };
@@ -22,8 +23,10 @@ public static class VosCommand
         var later = new Option<bool>("--track-object-appearing-later-in-video") { Description = "Track each object on its own from the first frame it appears on (LVOS, YouTube-VOS)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print only the final line" };
 
-        var cmd = new Command("vos", "Segment videos from their first-frame masks and write the predicted masks (then score them with `sam2 eval`)");
+        var cmd = new Command("vos", "Segment videos from their first-frame masks and write the predicted masks (then score them with `sam2 eval`). " +
+            "Each video is committed whole with a marker under <output>/.sam2-tasks; a re-run skips complete videos and redoes the rest");
         model.AddTo(cmd);
+        batch.AddTo(cmd);
         foreach (var o in new Option[] { baseVideoDir, inputMaskDir, outputMaskDir, videoList, scoreThresh, useAll, perObj, post, later, quiet })
             cmd.Options.Add(o);
         cmd.SetAction(r => Cli.Run(() =>
@@ -43,19 +46,23 @@ public static class VosCommand
             VosInference.CheckFolders(options);
             var videos = VosInference.VideoNames(options.BaseVideoDir, r.GetValue(videoList));
             VosInference.CheckVideos(options.BaseVideoDir, videos, options.InputMaskDir);
+            var shard = batch.Resolve(r);
+            var runner = VosInference.OpenBatch(options, videos, shard);
 
-            using var sam = model.Load(r, new Sam2ModelOptions { ApplyPostprocessing = r.GetValue(post) });
-            var predictor = new Sam2VideoPredictor(sam, VosInference.PredictorOptions(options.Layout));
+            // No model is loaded when every video of the shard is already complete.
+            using var sam = runner.Pending.Count > 0 ? model.Load(r, new Sam2ModelOptions { ApplyPostprocessing = r.GetValue(post) }) : null;
+            var predictor = sam is null ? null : new Sam2VideoPredictor(sam, VosInference.PredictorOptions(options.Layout));
             if (!isQuiet)
             {
                 Console.WriteLine(options.UseAllMasks
                     ? "Using all available masks in the input mask folder as prompts."
                     : "Using only the first frame's masks as prompts.");
-                Console.WriteLine($"Running VOS prediction on {videos.Count} videos: {string.Join(", ", videos)}");
+                Console.WriteLine($"Running VOS prediction on {runner.Items.Count} videos{(shard.IsAll ? "" : $" (shard {shard} of {videos.Count})")}: {string.Join(", ", runner.Items)}");
             }
-            ProgressDisplay.Run("videos", isQuiet, progress => VosInference.Run(predictor, options, videos, progress));
-            Console.WriteLine($"Completed VOS prediction on {videos.Count} videos; output masks saved to {options.OutputMaskDir}");
-            return 0;
+            var report = ProgressDisplay.Run("videos", isQuiet, progress => VosInference.Run(predictor, options, runner, progress));
+            if (report.Succeeded)
+                Console.WriteLine($"Completed VOS prediction on {runner.Items.Count} videos; output masks saved to {options.OutputMaskDir}");
+            return BatchOptions.Finish(report, "videos", options.OutputMaskDir, isQuiet);
         }));
         return cmd;
     }

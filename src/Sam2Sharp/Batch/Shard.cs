@@ -35,8 +35,9 @@ public sealed record Shard(int Index, int Count)
     }
 
     /// <summary>
-    /// The shard given by the job engine's environment: Slurm array tasks (<c>SLURM_ARRAY_TASK_ID</c> minus
-    /// <c>SLURM_ARRAY_TASK_MIN</c>, of <c>SLURM_ARRAY_TASK_COUNT</c>), or a Kubernetes Indexed Job
+    /// The shard given by the job engine's environment: Slurm array tasks (<c>SLURM_ARRAY_TASK_ID</c> of
+    /// <c>SAM2_SHARD_COUNT</c> when the script sets it, as <c>sam2 cluster slurm</c>'s do; else <c>SLURM_ARRAY_TASK_ID</c>
+    /// minus <c>SLURM_ARRAY_TASK_MIN</c>, of <c>SLURM_ARRAY_TASK_COUNT</c>), or a Kubernetes Indexed Job
     /// (<c>JOB_COMPLETION_INDEX</c>, of <c>SAM2_SHARD_COUNT</c>, which the manifest sets); null outside such a job.
     /// </summary>
     /// <exception cref="Sam2Exception">the variables are present but inconsistent.</exception>
@@ -46,6 +47,9 @@ public sealed record Shard(int Index, int Count)
         if (getenv("SLURM_ARRAY_TASK_ID") is { } id)
         {
             int task = Int("SLURM_ARRAY_TASK_ID", id);
+            // sam2 cluster's scripts (array 0..N-1) name N, so a task resubmitted alone (sbatch --array=3) keeps its shard.
+            if (getenv("SAM2_SHARD_COUNT") is { } given)
+                return Checked(task, Int("SAM2_SHARD_COUNT", given), "SLURM_ARRAY_TASK_ID");
             int count = Int("SLURM_ARRAY_TASK_COUNT", getenv("SLURM_ARRAY_TASK_COUNT")
                 ?? throw new Sam2Exception("SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not; pass --shard K/N"));
             int min = getenv("SLURM_ARRAY_TASK_MIN") is { } m ? Int("SLURM_ARRAY_TASK_MIN", m) : 0;

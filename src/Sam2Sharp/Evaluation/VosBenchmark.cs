@@ -193,14 +193,21 @@ public static class VosBenchmark
         });
         var first = errors.FirstOrDefault(e => e != null);
         if (first != null) ExceptionDispatchInfo.Capture(first).Throw();
+        return Aggregate(plan, results, options.SkipFirstAndLast);
+    }
 
-        var allJ = new List<double>();
-        var allF = new List<double>();
-        foreach (var v in results)
-            foreach (var o in v.Objects) { allJ.Add(o.J); allF.Add(o.F); }
+    /// <summary>
+    /// The global scores of per-video results, in the order given (the plan's): J and F are each the mean over every
+    /// object of every video. Per-shard results merged in video-name order (<see cref="VosScoreFiles.Merge"/>) give the
+    /// value of one unsharded run to the last bit.
+    /// </summary>
+    public static VosBenchmarkResult Aggregate(VosBenchmarkPlan plan, IReadOnlyList<VosVideoResult> videos, bool skipFirstAndLast)
+    {
+        var allJ = videos.SelectMany(v => v.Objects).Select(o => o.J).ToList();
+        var allF = videos.SelectMany(v => v.Objects).Select(o => o.F).ToList();
         return new VosBenchmarkResult
         {
-            Plan = plan, Videos = results, SkipFirstAndLast = options.SkipFirstAndLast,
+            Plan = plan, Videos = videos, SkipFirstAndLast = skipFirstAndLast,
             GlobalJ = VosMetrics.Mean(allJ), GlobalF = VosMetrics.Mean(allF),
         };
     }
@@ -327,7 +334,7 @@ public static class VosBenchmark
     {
         try
         {
-            var names = Directory.EnumerateFileSystemEntries(dir).Select(p => Path.GetFileName(p)!).ToList();
+            var names = Directory.EnumerateFileSystemEntries(dir).Where(p => !VosMasks.IsHidden(p)).Select(p => Path.GetFileName(p)!).ToList();
             names.Sort(StringComparer.Ordinal);
             return names;
         }

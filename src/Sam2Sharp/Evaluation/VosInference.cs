@@ -1,4 +1,5 @@
 using System.Globalization;
+using Sam2Sharp.Batch;
 using Sam2Sharp.Config;
 using Sam2Sharp.Imaging;
 using Sam2Sharp.IO;
@@ -58,7 +59,7 @@ public static class VosInference
             return lines.Where(l => l.Length > 0).ToList();
         }
         if (!Directory.Exists(baseVideoDir)) throw new Sam2Exception($"video folder not found: {baseVideoDir}");
-        return Directory.GetDirectories(baseVideoDir).Select(Path.GetFileName).Cast<string>()
+        return Directory.GetDirectories(baseVideoDir).Where(d => !VosMasks.IsHidden(d)).Select(Path.GetFileName).Cast<string>()
             .OrderBy(n => n, StringComparer.Ordinal).ToList();
     }
 
@@ -87,31 +88,42 @@ public static class VosInference
     }
 
     /// <summary>
-    /// Every video in order. <paramref name="progress"/> is told as each video starts (its name in
-    /// <see cref="Sam2Progress.Item"/>) and ends, and of the input frame chosen for each object when objects are
-    /// tracked on their own (<see cref="Sam2Progress.Message"/>).
+    /// The shard <paramref name="shard"/> of <paramref name="videos"/> as a resumable batch under
+    /// <see cref="VosInferenceOptions.OutputMaskDir"/>: one output folder per video, committed whole
+    /// (see <see cref="BatchRunner"/>). Nothing is computed here; <see cref="Run"/> does.
+    /// </summary>
+    public static BatchRunner OpenBatch(VosInferenceOptions o, IEnumerable<string> videos, Shard shard) =>
+        BatchRunner.Open("vos", o.OutputMaskDir, shard, videos,
+            v => [new OutputTarget($"video {v}: output", Path.Combine(o.OutputMaskDir, v), IsFolder: true)]);
+
+    /// <summary>
+    /// Every video of the batch in order, each committed as it ends; a video that fails is reported and left out, the
+    /// others go on. <paramref name="progress"/> is told as each video starts (its name in <see cref="Sam2Progress.Item"/>)
+    /// and ends, and of the input frame chosen for each object when objects are tracked on their own
+    /// (<see cref="Sam2Progress.Message"/>). <paramref name="predictor"/> may be null only when no video is pending.
     /// </summary>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked every frame).</exception>
-    public static void Run(Sam2VideoPredictor predictor, VosInferenceOptions o, IReadOnlyList<string> videos,
+    public static TaskReport Run(Sam2VideoPredictor? predictor, VosInferenceOptions o, BatchRunner batch,
         IProgress<Sam2Progress>? progress = null, CancellationToken cancellationToken = default)
     {
-        for (int i = 0; i < videos.Count; i++)
+        return batch.Run((video, staged, ct) =>
         {
-            var at = new Sam2Progress(i, videos.Count, "videos") { Item = videos[i] };
-            progress?.Report(at);
+            ArgumentNullException.ThrowIfNull(predictor);
+            var at = new Sam2Progress(batch.Items.ToList().IndexOf(video), batch.Items.Count, "videos") { Item = video };
             var log = progress is null ? null : new InlineProgress<string>(m => progress.Report(at with { Message = m }));
-            RunVideo(predictor, o, videos[i], log, cancellationToken);
-            progress?.Report(at with { Done = i + 1 });
-        }
+            RunVideo(predictor, o, video, log, ct, staged.Folder(Path.Combine(o.OutputMaskDir, video)));
+        }, "videos", progress, cancellationToken);
     }
 
     /// <summary>One video, with all objects together or (for objects appearing later) each on its own;
-    /// <paramref name="log"/> hears which input frame each object gets in the latter case.</summary>
+    /// <paramref name="log"/> hears which input frame each object gets in the latter case. The masks go to
+    /// <paramref name="outputVideoDir"/>, by default the video's folder under <see cref="VosInferenceOptions.OutputMaskDir"/>.</summary>
     public static void RunVideo(Sam2VideoPredictor predictor, VosInferenceOptions o, string videoName, IProgress<string>? log = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, string? outputVideoDir = null)
     {
-        if (o.TrackObjectAppearingLaterInVideo) InferPerObject(predictor, o, videoName, log, cancellationToken);
-        else Infer(predictor, o, videoName, cancellationToken);
+        outputVideoDir ??= Path.Combine(o.OutputMaskDir, videoName);
+        if (o.TrackObjectAppearingLaterInVideo) InferPerObject(predictor, o, videoName, outputVideoDir, log, cancellationToken);
+        else Infer(predictor, o, videoName, outputVideoDir, cancellationToken);
     }
 
     static FolderFrameSource OpenVideo(VosInferenceOptions o, string videoName)
@@ -121,7 +133,8 @@ public static class VosInference
     }
 
     /// <summary>All objects tracked together from the masks of the first frame (or of every frame with masks).</summary>
-    public static void Infer(Sam2VideoPredictor predictor, VosInferenceOptions o, string videoName, CancellationToken cancellationToken = default)
+    public static void Infer(Sam2VideoPredictor predictor, VosInferenceOptions o, string videoName, string outputVideoDir,
+        CancellationToken cancellationToken = default)
     {
         var frames = OpenVideo(o, videoName);
         using var session = predictor.InitState(frames);
@@ -176,14 +189,14 @@ public static class VosInference
                 $"set {TrackLater} for datasets whose objects do not all appear on the first frame");
 
         palette ??= PalettePng.DavisPalette;
-        Directory.CreateDirectory(Path.Combine(o.OutputMaskDir, videoName));
+        Directory.CreateDirectory(outputVideoDir);
         foreach (var r in predictor.PropagateInVideo(session))
         {
             using (r)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var perObj = LabelMap.Threshold(r.MaskLogits, r.ObjIds, o.ScoreThresh);
-                VosMasks.WriteFrame(Path.Combine(o.OutputMaskDir, videoName), names[r.FrameIdx], perObj, frames.Width, frames.Height, o.Layout, palette);
+                VosMasks.WriteFrame(outputVideoDir, names[r.FrameIdx], perObj, frames.Width, frames.Height, o.Layout, palette);
             }
         }
     }
@@ -192,7 +205,8 @@ public static class VosInference
     /// Each object tracked on its own from the first frame where its mask is not empty (every such frame with
     /// <see cref="VosInferenceOptions.UseAllMasks"/>); the per-object scores are then combined per frame.
     /// </summary>
-    public static void InferPerObject(Sam2VideoPredictor predictor, VosInferenceOptions o, string videoName, IProgress<string>? log = null,
+    public static void InferPerObject(Sam2VideoPredictor predictor, VosInferenceOptions o, string videoName, string outputVideoDir,
+        IProgress<string>? log = null,
         CancellationToken cancellationToken = default)
     {
         var frames = OpenVideo(o, videoName);
@@ -242,7 +256,7 @@ public static class VosInference
             }
 
             palette ??= PalettePng.DavisPalette;
-            Directory.CreateDirectory(Path.Combine(o.OutputMaskDir, videoName));
+            Directory.CreateDirectory(outputVideoDir);
             for (int f = 0; f < names.Count; f++)
             {
                 using var scope = NewDisposeScope();
@@ -251,7 +265,7 @@ public static class VosInference
                     if (scores[objectIds[i]].TryGetValue(f, out var s)) all[TensorIndex.Slice(i, i + 1)] = s.unsqueeze(0);
                 if (o.Layout == VosLayout.Palette) all = Modeling.Sam2Base.ApplyNonOverlappingConstraints(all);
                 var perObj = LabelMap.Threshold(all, objectIds, o.ScoreThresh);
-                VosMasks.WriteFrame(Path.Combine(o.OutputMaskDir, videoName), names[f], perObj, w, h, o.Layout, palette);
+                VosMasks.WriteFrame(outputVideoDir, names[f], perObj, w, h, o.Layout, palette);
             }
         }
         finally

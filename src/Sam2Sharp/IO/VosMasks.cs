@@ -28,8 +28,8 @@ public static class VosMasks
         if (!Directory.Exists(videoMaskDir)) throw new Sam2Exception($"annotation folder not found: {videoMaskDir}");
         try
         {
-            bool pngs = Directory.EnumerateFiles(videoMaskDir, "*.png").Any();
-            bool dirs = Directory.EnumerateDirectories(videoMaskDir).Any();
+            bool pngs = Directory.EnumerateFiles(videoMaskDir, "*.png").Any(p => !IsHidden(p));
+            bool dirs = Directory.EnumerateDirectories(videoMaskDir).Any(p => !IsHidden(p));
             if (pngs && dirs)
                 throw new Sam2Exception($"{videoMaskDir} holds both frame PNGs and object folders (mixed layout)");
             return dirs ? VosLayout.PerObject : VosLayout.Palette;
@@ -47,7 +47,7 @@ public static class VosMasks
     public static IReadOnlyList<(int Id, string Path)> ObjectFolders(string videoMaskDir, int idOffset = 0)
     {
         var list = new List<(int, string)>();
-        foreach (var d in Directory.GetDirectories(videoMaskDir).Order(StringComparer.Ordinal))
+        foreach (var d in Directory.GetDirectories(videoMaskDir).Where(d => !IsHidden(d)).Order(StringComparer.Ordinal))
         {
             var n = Path.GetFileName(d);
             if (!int.TryParse(n, NumberStyles.None, CultureInfo.InvariantCulture, out int k))
@@ -56,6 +56,10 @@ public static class VosMasks
         }
         return list;
     }
+
+    /// <summary>Whether an entry is hidden (a name starting with '.': a batch's <c>.sam2-tasks</c>, a staged output), which no
+    /// reader of VOS folders takes for a video, an object or a frame.</summary>
+    public static bool IsHidden(string path) => Path.GetFileName(Path.TrimEndingDirectorySeparator(path)).StartsWith('.');
 
     /// <summary>Reads one mask PNG (see <see cref="PalettePng.ReadMask(string)"/>) and checks that it is
     /// <paramref name="width"/>×<paramref name="height"/>; <paramref name="where"/> starts the message (e.g. "video v frame 00003").</summary>

@@ -1,0 +1,111 @@
+using System.Text.Json;
+using Sam2Sharp.Amg;
+using Sam2Sharp.IO;
+
+namespace Sam2Sharp.Cluster;
+
+/// <summary>
+/// The automatic mask generator's per-image annotation files (the JSON <c>sam2 amg</c> writes) merged into one COCO
+/// JSON: images numbered 1… in the ordinal order of their names, annotations numbered 1… image by image in file order,
+/// so the same inputs give the same file whatever the tasks and their order. Masks are COCO compressed RLE.
+/// </summary>
+public static class CocoMerge
+{
+    const int MaxFileBytes = 1 << 30;
+
+    /// <summary>One image: its name (the COCO <c>file_name</c>) and its annotation file.</summary>
+    /// <param name="Name">The image's name.</param>
+    /// <param name="AnnotationFile">The JSON list of annotations of it.</param>
+    public sealed record Image(string Name, string AnnotationFile);
+
+    /// <summary>The merged COCO JSON (UTF-8) and the counts.</summary>
+    /// <exception cref="Sam2Exception">an annotation file is missing or not of the generator's form (file, annotation, field).</exception>
+    public static (byte[] Json, int Images, int Annotations) Merge(IEnumerable<Image> images)
+    {
+        var sorted = images.OrderBy(i => i.Name, StringComparer.Ordinal).ToList();
+        if (sorted.Select(i => i.Name).Distinct(StringComparer.Ordinal).Count() != sorted.Count)
+            throw new Sam2Exception("two images of the same name: their annotations cannot be told apart in one COCO file");
+        using var ms = new MemoryStream();
+        int annotationId = 0;
+        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = false }))
+        {
+            w.WriteStartObject();
+            var parsed = sorted.Select(i => (i, Read(i.AnnotationFile))).ToList();
+            w.WriteStartArray("images");
+            for (int k = 0; k < parsed.Count; k++)
+            {
+                var (image, anns) = parsed[k];
+                w.WriteStartObject();
+                w.WriteNumber("id", k + 1);
+                w.WriteString("file_name", image.Name);
+                // The size is that of the masks; an image without any has no size recorded in its file.
+                if (anns.Count > 0) { w.WriteNumber("height", anns[0].Rle.Height); w.WriteNumber("width", anns[0].Rle.Width); }
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("annotations");
+            for (int k = 0; k < parsed.Count; k++)
+                foreach (var a in parsed[k].Item2)
+                {
+                    w.WriteStartObject();
+                    w.WriteNumber("id", ++annotationId);
+                    w.WriteNumber("image_id", k + 1);
+                    w.WriteNumber("category_id", 1);
+                    w.WriteStartObject("segmentation");
+                    w.WriteStartArray("size"); w.WriteNumberValue(a.Rle.Height); w.WriteNumberValue(a.Rle.Width); w.WriteEndArray();
+                    w.WriteString("counts", a.Rle.Counts);
+                    w.WriteEndObject();
+                    foreach (var (name, value) in a.Rest) { w.WritePropertyName(name); value.WriteTo(w); }
+                    w.WriteNumber("iscrowd", 0);
+                    w.WriteEndObject();
+                }
+            w.WriteEndArray();
+            w.WriteStartArray("categories");
+            w.WriteStartObject(); w.WriteNumber("id", 1); w.WriteString("name", "object"); w.WriteEndObject();
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return (ms.ToArray(), sorted.Count, annotationId);
+    }
+
+    sealed record Annotation(CocoRle Rle, IReadOnlyList<(string Name, JsonElement Value)> Rest);
+
+    // Keeps every field of an annotation but the segmentation (area, bbox, scores, point and crop box) as written.
+    static List<Annotation> Read(string path)
+    {
+        using var stream = InputFiles.OpenRegular(path, "annotation file");
+        var text = InputFiles.ReadText(stream, MaxFileBytes, $"annotation file {path}");
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(text); }
+        catch (JsonException e) { throw new Sam2Exception($"annotation file {path}: not JSON ({e.Message.Split('\n')[0]})"); }
+        using (doc)
+        {
+            if (doc.RootElement.ValueKind != JsonValueKind.Array) throw new Sam2Exception($"annotation file {path}: expected a list of annotations");
+            var list = new List<Annotation>();
+            int n = 0;
+            foreach (var a in doc.RootElement.EnumerateArray())
+            {
+                string where = $"annotation file {path}, annotation {n++}";
+                if (a.ValueKind != JsonValueKind.Object || !a.TryGetProperty("segmentation", out var seg))
+                    throw new Sam2Exception($"{where}: no segmentation");
+                var rest = a.EnumerateObject().Where(p => p.Name != "segmentation").Select(p => (p.Name, p.Value.Clone())).ToList();
+                list.Add(new Annotation(Segmentation(seg, where), rest));
+            }
+            return list;
+        }
+    }
+
+    static CocoRle Segmentation(JsonElement seg, string where)
+    {
+        if (seg.ValueKind != JsonValueKind.Object || !seg.TryGetProperty("size", out var size) || !seg.TryGetProperty("counts", out var counts)
+            || size.ValueKind != JsonValueKind.Array || size.GetArrayLength() != 2)
+            throw new Sam2Exception($"{where}: segmentation is not an RLE {{size, counts}} (run sam2 amg with --output-mode coco_rle or uncompressed_rle)");
+        int h = size[0].GetInt32(), w = size[1].GetInt32();
+        return counts.ValueKind switch
+        {
+            JsonValueKind.String => new CocoRle(h, w, counts.GetString()!),
+            JsonValueKind.Array => CocoRleCodec.Encode(new Rle(h, w, counts.EnumerateArray().Select(c => c.GetInt32()).ToArray())),
+            _ => throw new Sam2Exception($"{where}: segmentation.counts is neither a string nor a list of numbers"),
+        };
+    }
+}
