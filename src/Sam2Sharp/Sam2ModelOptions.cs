@@ -10,9 +10,10 @@ public enum Sam2Precision
     /// <summary>float32 everywhere: the reference's numbers (the golden cases).</summary>
     Float32,
     /// <summary>
-    /// bfloat16 weights and activations in the image encoder, memory attention and memory encoder
-    /// (fast on CPUs with AMX or AVX512_BF16); norm statistics, softmax, RoPE, the prompt encoder,
-    /// the mask decoder and its heads, mask upscaling and thresholds stay float32.
+    /// bfloat16 weights and activations in the image encoder's blocks, memory attention and memory encoder
+    /// (fast on CPUs with AMX or AVX512_BF16); the encoder's stem and FPN neck (convolutions, faster in float32),
+    /// norm statistics, softmax, RoPE, the prompt encoder, the mask decoder and its heads, mask upscaling and
+    /// thresholds stay float32.
     /// </summary>
     BFloat16,
 }

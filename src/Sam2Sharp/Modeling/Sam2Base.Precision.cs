@@ -21,6 +21,9 @@ public partial class Sam2Base
     {
         using var _ = no_grad();
         image_encoder.to(ScalarType.BFloat16);
+        // The stem and the neck are convolutions, slower in bf16 than in float32 here (docs/performance.md).
+        image_encoder.Trunk.PatchEmbed.to(ScalarType.Float32);
+        image_encoder.Neck.to(ScalarType.Float32);
         memory_attention.to(ScalarType.BFloat16);
         memory_encoder.to(ScalarType.BFloat16);
         Precision = Sam2Precision.BFloat16;

@@ -100,7 +100,7 @@ public partial class Sam2Base : nn.Module
     public BackboneOutput ForwardImage(Tensor imgBatch, IProgress<Sam2Progress>? progress = null)
     {
         using var section = Profiler.Time("encoder");
-        var o = ToFloat32(image_encoder.Forward(imgBatch.to_type(ComputeType), progress));
+        var o = ToFloat32(image_encoder.Forward(imgBatch, progress)); // the stem takes the float32 image in any precision
         if (!Config.UseHighResFeaturesInSam) return o;
         using var convs = Profiler.Time("encoder.conv_s0_s1");
         var fpn = o.BackboneFpn.ToList();

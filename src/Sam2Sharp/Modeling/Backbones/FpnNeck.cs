@@ -65,7 +65,10 @@ public sealed class FpnNeck : nn.Module<IReadOnlyList<Tensor>, (IReadOnlyList<Te
         // Top-down: lowest resolution (last input) first; convs are ordered the same way.
         for (int i = n; i >= 0; i--)
         {
-            var lateral = convs[n - i].forward(xs[i]);
+            // A bf16 trunk feeds a float32 neck (1×1 convolutions, faster in float32 on CPUs; its outputs go to the decoder in float32).
+            var conv = convs[n - i];
+            var dt = conv.parameters().First().dtype;
+            var lateral = conv.forward(xs[i].dtype == dt ? xs[i] : xs[i].to_type(dt));
             if (topDownLevels.Contains(i) && prev is not null)
             {
                 // The reference upcasts to float32 before interpolating.

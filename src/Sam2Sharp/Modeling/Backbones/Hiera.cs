@@ -105,6 +105,9 @@ public sealed class Hiera : nn.Module<Tensor, IReadOnlyList<Tensor>>
     static readonly string[] StageSections = Enumerable.Range(1, 8).Select(i => $"encoder.stage{i}").ToArray();
     static string StageSection(int stage) => stage <= StageSections.Length ? StageSections[stage - 1] : $"encoder.stage{stage}";
 
+    /// <summary>The stem (a strided convolution), which a bf16 model keeps in float32.</summary>
+    internal PatchEmbed PatchEmbed => patch_embed;
+
     /// <summary>How many blocks the trunk runs.</summary>
     public int Depth => blocks.Count;
 
@@ -116,7 +119,10 @@ public sealed class Hiera : nn.Module<Tensor, IReadOnlyList<Tensor>>
         using var scope = NewDisposeScope();
         var stem = Profiler.Time("encoder.patch_embed");
         var patches = patch_embed.forward(x); // B×H×W×C
-        x = patches + GetPosEmbed(patches.shape[1], patches.shape[2]);
+        // In bf16 the stem stays float32 (its convolution is slower in bf16 on CPUs): the blocks start in their dtype.
+        var stemOut = patches.dtype == pos_embed.dtype ? patches : patches.to_type(pos_embed.dtype);
+        x = stemOut + GetPosEmbed(patches.shape[1], patches.shape[2]);
+        if (!ReferenceEquals(stemOut, patches)) stemOut.Dispose();
         patches.Dispose();
         stem.Dispose();
 

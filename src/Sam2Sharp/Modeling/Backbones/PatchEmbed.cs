@@ -17,5 +17,5 @@ public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
     }
 
     // A permuted view: the following add/LayerNorm produce contiguous tensors anyway.
-    public override Tensor forward(Tensor x) => proj.forward(x).permute(0, 2, 3, 1);
+    public override Tensor forward(Tensor x) => proj.forward(x.dtype == proj.weight!.dtype ? x : x.to_type(proj.weight!.dtype)).permute(0, 2, 3, 1);
 }
