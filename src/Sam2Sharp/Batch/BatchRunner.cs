@@ -172,8 +172,6 @@ public sealed class BatchRunner
 
     void WriteMarker(string item, Marker marker)
     {
-        string path = MarkerPath(item), temp = path + $".partial-{Environment.ProcessId}";
-        File.WriteAllBytes(temp, JsonSerializer.SerializeToUtf8Bytes(marker));
-        File.Move(temp, path, overwrite: true);
+        AtomicFile.Write(MarkerPath(item), JsonSerializer.SerializeToUtf8Bytes(marker));
     }
 }

@@ -68,9 +68,7 @@ public sealed record TaskReport(string Command, Shard Shard, string Host, DateTi
     {
         string path = PathFor(outputRoot, Shard);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        string temp = path + $".partial-{Environment.ProcessId}";
-        File.WriteAllText(temp, JsonSerializer.Serialize(this, Json));
-        File.Move(temp, path, overwrite: true);
+        AtomicFile.Write(path, JsonSerializer.Serialize(this, Json));
         return path;
     }
 

@@ -1,3 +1,4 @@
+using Sam2Sharp.IO;
 using Sam2Sharp.Batch;
 
 namespace Sam2Sharp.Cluster;
@@ -24,9 +25,7 @@ public static class SubmissionFile
                 throw new Sam2Exception($"{path}: exists with other content (an earlier submission); remove it or pass --force to replace it");
         }
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        string temp = path + $".partial-{Environment.ProcessId}";
-        File.WriteAllText(temp, content);
-        File.Move(temp, path, overwrite: true);
+        AtomicFile.Write(path, content);
         return true;
     }
 }

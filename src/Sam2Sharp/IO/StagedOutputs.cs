@@ -146,7 +146,7 @@ public sealed class StagedOutputs : IDisposable
         try
         {
             var json = JsonSerializer.SerializeToUtf8Bytes(new Journal(moves));
-            foreach (var j in journals) WriteAtomically(j, json);
+            foreach (var j in journals) AtomicFile.Write(j, json);
             for (int i = 0; i < moves.Count; i++)
             {
                 var m = moves[i];
@@ -231,13 +231,6 @@ public sealed class StagedOutputs : IDisposable
         var re = new Regex($"^\\.{Regex.Escape(System.IO.Path.GetFileNameWithoutExtension(target))}\\.(partial|scratch|old)-[0-9a-f]{{8}}{Regex.Escape(System.IO.Path.GetExtension(target))}$");
         foreach (var e in Directory.EnumerateFileSystemEntries(dir).Where(e => re.IsMatch(System.IO.Path.GetFileName(e))).ToList())
             Delete(e, FileKind.Of(e) is FileKindType.Directory);
-    }
-
-    static void WriteAtomically(string path, byte[] bytes)
-    {
-        var temp = path + ".tmp";
-        using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None)) { f.Write(bytes); f.Flush(flushToDisk: true); }
-        System.IO.File.Move(temp, path, overwrite: true);
     }
 
     static string Hidden(string target, string suffix) =>
