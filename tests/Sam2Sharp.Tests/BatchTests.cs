@@ -62,5 +62,5 @@ public class ShardTests
     [InlineData("1")]
     [InlineData("a/b")]
     public void BadShardOptionIsRefused(string text) =>
-        Assert.Throws<Sam2Exception>(() => Shard.Parse(text));
+        Assert.StartsWith($"shard '{text}': ", Assert.Throws<Sam2Exception>(() => Shard.Parse(text)).Message);
 }

@@ -31,7 +31,7 @@ public sealed record Shard(int Index, int Count)
         var parts = text.Split('/');
         if (parts.Length != 2 || !int.TryParse(parts[0], out int k) || !int.TryParse(parts[1], out int n))
             throw new Sam2Exception($"{label} '{text}': expected K/N, e.g. 0/4 for the first of 4 shards");
-        return Checked(k, n, label);
+        return Checked(k, n, $"{label} '{text}'"); // names the value given
     }
 
     /// <summary>
