@@ -63,13 +63,14 @@ public sealed class MemoryAttention : nn.Module<Tensor, Tensor, Tensor?, Tensor?
     /// <summary>
     /// curr: Nq × B × d_model (current frame), memory: Nk × B × kv_dim, with their positional
     /// encodings; the last numObjPtrTokens memory tokens are object pointers (no RoPE).
-    /// Returns Nq × B × d_model.
+    /// Returns Nq × B × d_model. curr (and currPos) may have batch 1 for B objects of one frame: the first layer's
+    /// self-attention, the same for every object until cross-attention adds its memory, then runs once.
     /// </summary>
     public override Tensor forward(Tensor curr, Tensor memory, Tensor? currPos, Tensor? memoryPos, int numObjPtrTokens)
     {
         using var scope = NewDisposeScope();
-        if (curr.shape[1] != memory.shape[1])
-            throw new ArgumentException($"Batch size must be the same for curr ({curr.shape[1]}) and memory ({memory.shape[1]}).");
+        if (curr.shape[1] != memory.shape[1] && curr.shape[1] != 1)
+            throw new ArgumentException($"Batch size must be the same for curr ({curr.shape[1]}) and memory ({memory.shape[1]}), or 1 for curr.");
 
         var output = curr;
         if (posEncAtInput && currPos is not null)

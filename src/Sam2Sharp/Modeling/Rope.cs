@@ -38,46 +38,58 @@ public static class Rope
     /// <summary>
     /// Rotates queries (… × Nq × D) and keys (… × Nk × D) by <paramref name="freqs"/> (Nq × D/2 × 2).
     /// With <paramref name="repeatFreqsK"/>, keys that are r·Nq long reuse the query rotations r times
-    /// (memories of several frames share one grid). Keys of length 0 are returned unchanged.
+    /// (memories of several frames share one grid). Keys of length 0 are returned unchanged. The inputs are not changed.
     /// </summary>
     public static (Tensor q, Tensor k) ApplyRotaryEnc(Tensor xq, Tensor xk, Tensor freqs, bool repeatFreqsK = false)
     {
-        using var scope = NewDisposeScope();
-        long nq = xq.shape[^2], d = xq.shape[^1];
+        CheckRotations(xq, xk, freqs, repeatFreqsK);
+        var signedSin = SignedSin(freqs);
+        var qOut = RotateInPlace(xq.to_type(float32, copy: true), freqs, signedSin).to_type(xq.dtype);
+        var kOut = xk.shape[^2] == 0 ? xk : RotateInPlace(xk.to_type(float32, copy: true), freqs, signedSin).to_type(xk.dtype);
+        signedSin.Dispose();
+        return (qOut, kOut);
+    }
+
+    /// <summary>Throws unless <paramref name="freqs"/> fits the queries, and the keys (as many, or r·Nq with <paramref name="repeatFreqsK"/>).</summary>
+    public static void CheckRotations(Tensor xq, Tensor xk, Tensor freqs, bool repeatFreqsK)
+    {
+        long nq = xq.shape[^2], d = xq.shape[^1], nk = xk.shape[^2];
         if (d % 2 != 0) throw new ArgumentException($"RoPE needs an even channel count, got {d}.");
         if (freqs.dim() != 3 || freqs.shape[0] != nq || freqs.shape[1] != d / 2 || freqs.shape[2] != 2)
             throw new ArgumentException(
                 $"RoPE frequencies of shape [{string.Join(",", freqs.shape)}] do not fit {nq} queries of {d} channels.");
-        var qOut = Rotate(xq, freqs).to_type(xq.dtype);
-        if (xk.shape[^2] == 0)
-            return (qOut.MoveToOuterDisposeScope(), xk);
-
-        var kFreqs = freqs;
-        if (repeatFreqsK)
-        {
-            long r = xk.shape[^2] / nq;
-            // Tile (not interleave): key j takes the rotation of query j mod Nq.
-            kFreqs = freqs.unsqueeze(0).expand(r, -1, -1, -1).reshape(r * nq, d / 2, 2);
-        }
-        if (kFreqs.shape[0] != xk.shape[^2])
-            throw new ArgumentException(
-                $"RoPE: {xk.shape[^2]} keys do not match {kFreqs.shape[0]} rotations (queries: {nq}, repeat: {repeatFreqsK}).");
-        var kOut = Rotate(xk, kFreqs).to_type(xk.dtype);
-        return (qOut.MoveToOuterDisposeScope(), kOut.MoveToOuterDisposeScope());
+        if (nk != 0 && (repeatFreqsK ? nk % nq != 0 : nk != nq))
+            throw new ArgumentException($"RoPE: {nk} keys do not match the rotations of {nq} queries (repeat: {repeatFreqsK}).");
     }
 
-    /// <summary>Complex product of channel pairs with (cos, sin), computed in float32.</summary>
-    private static Tensor Rotate(Tensor x, Tensor freqs)
+    /// <summary>The sines with the sign each channel of a pair takes (−sin for the real one, +sin for the imaginary one): N × D/2 × 2.</summary>
+    public static Tensor SignedSin(Tensor freqs)
     {
-        var shape = x.shape;
-        var pairs = x.to_type(float32).reshape(shape[..^1].Append(shape[^1] / 2).Append(2).ToArray());
-        var re = pairs.select(-1, 0);
-        var im = pairs.select(-1, 1);
-        var f = freqs.to(pairs.device);
-        var cos = f.select(-1, 0);
-        var sin = f.select(-1, 1);
-        var outRe = re * cos - im * sin;
-        var outIm = re * sin + im * cos;
-        return stack(new[] { outRe, outIm }, -1).reshape(shape);
+        using var sin = freqs.select(-1, 1);
+        using var neg = sin.neg();
+        return stack(new[] { neg, sin }, -1);
+    }
+
+    /// <summary>
+    /// Rotates the channel pairs of a float32 tensor x (… × N × D) in place and returns it: token j takes rotation
+    /// j mod Nq of <paramref name="freqs"/> (Nq × D/2 × 2), so keys r·Nq long reuse the grid of the queries r times,
+    /// broadcast rather than tiled. <paramref name="signedSin"/> is <see cref="SignedSin"/> of the same rotations.
+    /// (re, im) becomes (re·cos − im·sin, im·cos + re·sin), the same float32 products and sums as the reference's complex
+    /// product, with one temporary of x's size instead of six halves, a stack and the tiled table.
+    /// </summary>
+    public static Tensor RotateInPlace(Tensor x, Tensor freqs, Tensor signedSin)
+    {
+        if (x.dtype != float32) throw new ArgumentException($"RoPE rotates float32 in place, got {x.dtype}.");
+        long n = x.shape[^2], d = x.shape[^1], nq = freqs.shape[0];
+        if (n == 0) return x;
+        // … × r × Nq × D/2 × 2: a view, so the rotation writes into x.
+        var pairs = x.view(x.shape[..^2].Concat(new[] { n / nq, nq, d / 2, 2 }).ToArray());
+        using var cos = freqs.select(-1, 0).unsqueeze(-1).to(x.device);
+        using var sin = signedSin.to(x.device);
+        using var swapped = pairs.flip(-1);   // (im, re)
+        swapped.mul_(sin);                    // (−im·sin, re·sin)
+        pairs.mul_(cos).add_(swapped);
+        pairs.Dispose();
+        return x;
     }
 }

@@ -35,8 +35,8 @@ public partial class Sam2Base
             int[] idx = group.ToArray();
             var batch = idx.Length == 1 ? tokens[idx[0]] : new MemoryTokens(cat(idx.Select(i => tokens[i].Memory).ToArray(), 1),
                 cat(idx.Select(i => tokens[i].MemoryPos).ToArray(), 1), group.Key.NumObjPtrTokens);
-            var pixFeat = AttendToMemory(vf[^1].expand(-1, idx.Length, -1), feats.VisionPosEmbeds[^1].expand(-1, idx.Length, -1),
-                sizes[^1], batch);
+            // The frame's features stay batch 1: memory attention broadcasts them (its first self-attention runs once).
+            var pixFeat = AttendToMemory(vf[^1], feats.VisionPosEmbeds[^1], sizes[^1], batch);
             var sam = ForwardSamHeads(pixFeat, highResFeatures: highRes, multimaskOutput: UseMultimask(false, null));
             using var output = EncodeMemoryInOutput(feats, null, null, sam, runMemEncoder, separateObjects: true);
             for (int k = 0; k < idx.Length; k++) results[idx[k]] = output.Object(k);

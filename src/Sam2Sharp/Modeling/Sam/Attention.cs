@@ -54,7 +54,7 @@ public class Attention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         return (To(q), To(k), To(v));
     }
 
-    /// <summary>Where a subclass rotates queries and keys (RoPE); identity here.</summary>
+    /// <summary>Where a subclass rotates queries and keys (RoPE), which it may do in place (they are this call's projections); identity here.</summary>
     protected virtual (Tensor q, Tensor k) PositionQueriesAndKeys(Tensor q, Tensor k, int numKExcludeRope) => (q, k);
 
     public override Tensor forward(Tensor q, Tensor k, Tensor v) => Forward(q, k, v, 0);

@@ -11,7 +11,7 @@ namespace Sam2Sharp.Modeling.Sam;
 public sealed class RoPEAttention : Attention
 {
     // Not a Tensor field, so that the cached rotations never become a buffer of the state dict.
-    private sealed class FreqsCache { public Tensor? Freqs; }
+    private sealed class FreqsCache { public Tensor? Freqs, SignedSin; }
 
     private readonly FreqsCache cache = new();
     private readonly double ropeTheta;
@@ -42,40 +42,45 @@ public sealed class RoPEAttention : Attention
         return Rope.ComputeAxialCis(headDim, endX, endY, ropeTheta, device).DetachFromDisposeScope();
     }
 
+    /// <summary>Rotates the fresh projections q and k in place (their float32 copies in bfloat16), the trailing
+    /// <paramref name="numKExcludeRope"/> keys left as they are.</summary>
     protected override (Tensor q, Tensor k) PositionQueriesAndKeys(Tensor q, Tensor k, int numKExcludeRope)
     {
         long nq = q.shape[^2], nk = k.shape[^2];
         var freqs = cache.Freqs!;
-        if (freqs.shape[0] != nq)
+        if (freqs.shape[0] != nq || freqs.device_type != q.device_type || freqs.device_index != q.device_index)
         {
-            double side = Math.Sqrt(nq);
-            var fresh = ComputeCis(side, side, q.device);
+            var fresh = freqs.shape[0] != nq ? ComputeCis(Math.Sqrt(nq), Math.Sqrt(nq), q.device) : freqs.to(q.device).DetachFromDisposeScope();
             freqs.Dispose();
+            cache.SignedSin?.Dispose();
             cache.Freqs = freqs = fresh;
+            cache.SignedSin = null;
         }
-        if (freqs.device_type != q.device_type || freqs.device_index != q.device_index)
-        {
-            var moved = freqs.to(q.device).DetachFromDisposeScope();
-            freqs.Dispose();
-            cache.Freqs = freqs = moved;
-        }
+        var signedSin = cache.SignedSin ??= Rope.SignedSin(freqs).DetachFromDisposeScope();
         if (nq != nk && !ropeKRepeat)
             throw new ArgumentException($"RoPE attention without rope_k_repeat needs as many keys as queries ({nk} vs {nq}).");
         if (numKExcludeRope < 0 || numKExcludeRope > nk)
             throw new ArgumentOutOfRangeException(nameof(numKExcludeRope), $"{numKExcludeRope} of {nk} keys.");
 
-        // The last numKExcludeRope keys (object pointers) keep no position: they are left unrotated.
+        // The last numKExcludeRope keys (object pointers) keep no position: only the first ones are rotated.
         long numKRope = nk - numKExcludeRope;
-        var kRope = k.narrow(-2, 0, numKRope);
-        var (qOut, kOut) = Rope.ApplyRotaryEnc(q, kRope, freqs, ropeKRepeat);
-        if (numKExcludeRope > 0)
-            kOut = cat(new[] { kOut, k.narrow(-2, numKRope, numKExcludeRope) }, -2);
-        return (qOut, kOut);
+        Rope.CheckRotations(q, k.narrow(-2, 0, numKRope), freqs, ropeKRepeat);
+        return (Rotated(q, nq), Rotated(k, numKRope));
+
+        Tensor Rotated(Tensor x, long count)
+        {
+            var f = x.dtype == ScalarType.Float32 ? x : x.to_type(ScalarType.Float32);
+            using (var part = f.narrow(-2, 0, count)) Rope.RotateInPlace(part, freqs, signedSin);
+            if (ReferenceEquals(f, x)) return x;
+            var back = f.to_type(x.dtype);
+            f.Dispose();
+            return back;
+        }
     }
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) { cache.Freqs?.Dispose(); cache.Freqs = null; }
+        if (disposing) { cache.Freqs?.Dispose(); cache.SignedSin?.Dispose(); cache.Freqs = cache.SignedSin = null; }
         base.Dispose(disposing);
     }
 }
