@@ -38,7 +38,11 @@ public static class BenchVideoCommand
             var samples = VideoBenchmark.Run(predictor, r.GetValue(video)!, n, k, s =>
             {
                 if ((s.Frame + 1) % rep == 0 || s.Frame + 1 == n)
+                {
                     BenchCommand.Print($"peak_rss_mb_after_{s.Frame + 1}_frames", BenchCommand.F(s.PeakWorkingSetBytes / 1048576.0), "MB");
+                    BenchCommand.Print($"session_tensor_mb_after_{s.Frame + 1}_frames", BenchCommand.F(s.SessionTensorBytes / 1048576.0), "MB");
+                    BenchCommand.Print($"live_tensors_after_{s.Frame + 1}_frames", s.LiveTensors.ToString(CultureInfo.InvariantCulture), "tensors");
+                }
                 if (profiling && s.Frame + 1 == fullFrom) Profiler.Start();
             });
             var sections = profiling ? Profiler.Stop() : [];

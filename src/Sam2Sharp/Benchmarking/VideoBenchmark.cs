@@ -5,8 +5,13 @@ using Sam2Sharp.Video;
 
 namespace Sam2Sharp.Benchmarking;
 
-/// <summary>One frame's timing and the process's memory after it.</summary>
-public sealed record VideoBenchmarkSample(int Frame, double Milliseconds, long WorkingSetBytes, long PeakWorkingSetBytes);
+/// <summary>
+/// One frame's timing and the memory after it: the process's resident set (now and peak), the bytes of the tensors
+/// the session holds in memory (<see cref="VideoSession.ResidentTensorBytes"/>) and the tensors alive on the tracking
+/// thread (TorchSharp's count of those created and not yet disposed there).
+/// </summary>
+public sealed record VideoBenchmarkSample(int Frame, double Milliseconds, long WorkingSetBytes, long PeakWorkingSetBytes,
+    long SessionTensorBytes, long LiveTensors);
 
 /// <summary>
 /// Tracks <c>objects</c> boxes from frame 0 through a video played to <c>frames</c> frames and
@@ -40,7 +45,8 @@ public static class VideoBenchmark
             r.Dispose();
             double ms = sw.Elapsed.TotalMilliseconds;
             proc.Refresh();
-            var sample = new VideoBenchmarkSample(r.FrameIdx, ms, proc.WorkingSet64, proc.PeakWorkingSet64);
+            var sample = new VideoBenchmarkSample(r.FrameIdx, ms, proc.WorkingSet64, proc.PeakWorkingSet64, session.ResidentTensorBytes,
+                TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
             samples.Add(sample);
             progress?.Invoke(sample);
             sw.Restart();

@@ -23,17 +23,17 @@ public sealed class FrameOutput : IDisposable
     public PointInputs? PointInputs { get; init; }
     /// <summary>The mask prompt the step was given (not owned).</summary>
     public Tensor? MaskInputs { get; init; }
-    private Spillable predMasks = null!;
-    private Spillable? maskmemFeatures;
+    private Spillable predMasks = null!, objPtr = null!;
+    private Spillable? maskmemFeatures, objectScore;
 
     /// <summary>Low-resolution mask logits, B×1×S/4×S/4 (read back from disk when spilled).</summary>
     public required Tensor PredMasks { get => predMasks.Get(); set => predMasks = new Spillable(value); }
     /// <summary>Full-resolution logits (S×S); only kept while a step needs them.</summary>
     public Tensor? PredMasksHighRes { get; set; }
-    /// <summary>The object pointer, B×C: the token memory attention reads for this frame.</summary>
-    public required Tensor ObjPtr { get; set; }
-    /// <summary>Whether the object is on the frame, B×1 (positive: present).</summary>
-    public Tensor? ObjectScoreLogits { get; set; }
+    /// <summary>The object pointer, B×C: the token memory attention reads for this frame (read back from disk when spilled).</summary>
+    public required Tensor ObjPtr { get => objPtr.Get(); set => objPtr = new Spillable(value); }
+    /// <summary>Whether the object is on the frame, B×1 (positive: present; read back from disk when spilled).</summary>
+    public Tensor? ObjectScoreLogits { get => objectScore?.Get(); set => objectScore = value is null ? null : new Spillable(value); }
     /// <summary>The encoded memory, bfloat16 in the video predictor (read back from disk when spilled).</summary>
     public Tensor? MaskmemFeatures { get => maskmemFeatures?.Get(); set => maskmemFeatures = value is null ? null : new Spillable(value); }
 
@@ -41,15 +41,25 @@ public sealed class FrameOutput : IDisposable
     public bool IsSpilled => predMasks.IsSpilled;
 
     /// <summary>
-    /// Moves the mask logits and memory features to files of <paramref name="folder"/>, keeping the small
-    /// pointer and score in memory, so that a long video's memory bank does not grow in RAM.
+    /// Moves every tensor the step computed (mask logits, memory features, and the small pointer and score too) to
+    /// files of <paramref name="folder"/>, so that what a long video keeps in RAM does not grow with its length.
     /// Reading them afterwards loads a copy into the current dispose scope.
     /// </summary>
     internal void Spill(SpillFolder folder)
     {
-        predMasks.Spill(folder);
-        maskmemFeatures?.Spill(folder);
+        foreach (var t in Spillables()) t.Spill(folder);
     }
+
+    IEnumerable<Spillable> Spillables()
+    {
+        yield return predMasks;
+        yield return objPtr;
+        if (maskmemFeatures is not null) yield return maskmemFeatures;
+        if (objectScore is not null) yield return objectScore;
+    }
+
+    /// <summary>Bytes of the computed tensors held in memory (not the spilled ones, the prompts or the shared position encoding).</summary>
+    internal long ResidentBytes => Computed().Sum(t => t.NumberOfElements * t.ElementSize);
     /// <summary>The memory's position encoding (shared by every frame of a session: not owned).</summary>
     public IReadOnlyList<Tensor>? MaskmemPosEnc { get; set; }
 
@@ -83,11 +93,9 @@ public sealed class FrameOutput : IDisposable
     // The tensors held in memory that a step computed (spilled ones are files).
     IEnumerable<Tensor> Computed()
     {
-        if (predMasks.InMemory is { } p) yield return p;
         if (PredMasksHighRes is { } h) yield return h;
-        yield return ObjPtr;
-        if (ObjectScoreLogits is { } s) yield return s;
-        if (maskmemFeatures?.InMemory is { } f) yield return f;
+        foreach (var t in Spillables())
+            if (t.InMemory is { } m) yield return m;
     }
 
     /// <summary>Detaches the computed tensors from all dispose scopes: the memory bank owns them.</summary>
@@ -101,8 +109,7 @@ public sealed class FrameOutput : IDisposable
     public void Dispose()
     {
         foreach (var t in Computed()) t.Dispose();
-        predMasks.Delete();
-        maskmemFeatures?.Delete();
+        foreach (var t in Spillables()) t.Delete();
     }
 }
 

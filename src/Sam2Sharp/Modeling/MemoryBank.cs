@@ -70,6 +70,9 @@ public sealed class MemoryBank : IDisposable
         if (nonCond.TryGetValue(frameIdx, out var o) && !o.IsSpilled) o.Spill(folder);
     }
 
+    /// <summary>Bytes of the stored tensors held in memory (spilled ones are on disk).</summary>
+    public long ResidentBytes => cond.Values.Concat(nonCond.Values).Sum(o => o.ResidentBytes);
+
     /// <summary>Frees everything stored.</summary>
     public void Clear()
     {

@@ -71,6 +71,12 @@ public sealed class TrackedObject
         if (!ReferenceEquals(old.Labels, keep?.Labels)) old.Labels.Dispose();
     }
 
+    /// <summary>Bytes of the object's tensors held in memory: prompts, memory bank and pending outputs (spilled ones are on disk).</summary>
+    internal long ResidentBytes => Memory.ResidentBytes + Pending.ResidentBytes
+        + pointInputs.Values.Sum(p => Bytes(p.Coords) + Bytes(p.Labels)) + maskInputs.Values.Sum(Bytes);
+
+    internal static long Bytes(Tensor t) => t.NumberOfElements * t.ElementSize;
+
     /// <summary>Frees every prompt and memory of the object.</summary>
     internal void Clear()
     {
@@ -122,6 +128,14 @@ public sealed class VideoSession : IDisposable
         if (frames.Count == 0) throw new Sam2Exception("the video has no frames");
         Frames = frames;
     }
+
+    /// <summary>
+    /// Bytes of the tensors the session holds in memory: every object's prompts, memory bank and pending outputs, the
+    /// cached image features and the memory position encoding. Spilled memories (on disk) are not counted, so over a
+    /// long propagation this stays flat.
+    /// </summary>
+    public long ResidentTensorBytes => objects.Sum(o => o.ResidentBytes) + Features.ResidentBytes
+        + (MaskmemPosEnc?.Sum(TrackedObject.Bytes) ?? 0);
 
     /// <summary>The position of an object in <see cref="Objects"/>, -1 if there is none with that id.</summary>
     public int IndexOf(int objId) => objects.FindIndex(o => o.Id == objId);
@@ -188,6 +202,9 @@ internal sealed class FeatureCache
     }
 
     public bool Contains(int frame) => entries.Exists(e => e.Frame == frame);
+
+    /// <summary>Bytes of the features kept.</summary>
+    public long ResidentBytes => entries.Sum(e => e.Features.BackboneFpn.Concat(e.Features.VisionPosEnc).Distinct().Sum(TrackedObject.Bytes));
 
     /// <summary>Frees the least recently used entries until at most <paramref name="keep"/> remain.</summary>
     public void Shrink(int keep)
