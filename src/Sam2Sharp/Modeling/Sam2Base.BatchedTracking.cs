@@ -35,6 +35,8 @@ public partial class Sam2Base
             int[] idx = group.ToArray();
             var batch = idx.Length == 1 ? tokens[idx[0]] : new MemoryTokens(cat(idx.Select(i => tokens[i].Memory).ToArray(), 1),
                 cat(idx.Select(i => tokens[i].MemoryPos).ToArray(), 1), group.Key.NumObjPtrTokens);
+            // The objects' own copies are no longer needed once batched (they would double the memory tokens' RAM).
+            if (idx.Length > 1) foreach (int i in idx) { tokens[i].Memory.Dispose(); tokens[i].MemoryPos.Dispose(); }
             // The frame's features stay batch 1: memory attention broadcasts them (its first self-attention runs once).
             var pixFeat = AttendToMemory(vf[^1], feats.VisionPosEmbeds[^1], sizes[^1], batch);
             var sam = ForwardSamHeads(pixFeat, highResFeatures: highRes, multimaskOutput: UseMultimask(false, null));

@@ -42,7 +42,7 @@ public sealed class RoPEAttention : Attention
         return Rope.ComputeAxialCis(headDim, endX, endY, ropeTheta, device).DetachFromDisposeScope();
     }
 
-    /// <summary>Rotates the fresh projections q and k in place (their float32 copies in bfloat16), the trailing
+    /// <summary>Rotates the fresh projections q and k in place (in float32, also for bfloat16 ones), the trailing
     /// <paramref name="numKExcludeRope"/> keys left as they are.</summary>
     protected override (Tensor q, Tensor k) PositionQueriesAndKeys(Tensor q, Tensor k, int numKExcludeRope)
     {
@@ -67,14 +67,18 @@ public sealed class RoPEAttention : Attention
         Rope.CheckRotations(q, k.narrow(-2, 0, numKRope), freqs, ropeKRepeat);
         return (Rotated(q, nq), Rotated(k, numKRope));
 
+        // One grid of nq tokens at a time (a memory frame's keys), written back into x, so that the float32 copy
+        // (in bfloat16) and the temporary of the rotation are one frame's size, not all the memories'.
         Tensor Rotated(Tensor x, long count)
         {
-            var f = x.dtype == ScalarType.Float32 ? x : x.to_type(ScalarType.Float32);
-            using (var part = f.narrow(-2, 0, count)) Rope.RotateInPlace(part, freqs, signedSin);
-            if (ReferenceEquals(f, x)) return x;
-            var back = f.to_type(x.dtype);
-            f.Dispose();
-            return back;
+            for (long start = 0; start < count; start += nq)
+            {
+                using var part = x.narrow(-2, start, Math.Min(nq, count - start));
+                if (x.dtype == ScalarType.Float32) { Rope.RotateInPlace(part, freqs, signedSin); continue; }
+                using var f = part.to_type(ScalarType.Float32);
+                part.copy_(Rope.RotateInPlace(f, freqs, signedSin));
+            }
+            return x;
         }
     }
 
