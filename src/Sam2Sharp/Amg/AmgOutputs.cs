@@ -65,6 +65,11 @@ public static class AmgBatch
     }
 
     /// <summary>Generates and writes every pending image of the batch; an image that fails is reported and the others go on.</summary>
+    /// <param name="images">Every image of the batch (the runner's items are their names).</param>
+    /// <param name="batch">The runner from <see cref="Open"/>.</param>
+    /// <param name="outputsOf">The outputs of an image, as given to <see cref="Open"/>.</param>
+    /// <param name="progress">Hears each image as it starts and ends.</param>
+    /// <param name="cancellationToken">Checked between images and between point batches of an image; a cancelled image leaves nothing visible.</param>
     /// <param name="generator">The generator; may be null only when no image is pending.</param>
     public static TaskReport Run(Sam2AutomaticMaskGenerator? generator, IReadOnlyList<BatchImage> images, BatchRunner batch,
         Func<BatchImage, AmgOutputs> outputsOf, IProgress<Sam2Progress>? progress = null, CancellationToken cancellationToken = default)
