@@ -61,7 +61,8 @@ public static class AmgBatch
     {
         var byName = images.ToDictionary(i => i.Name, StringComparer.Ordinal);
         return BatchRunner.Open("amg", outputRoot, shard, byName.Keys,
-            n => outputsOf(byName[n]).Targets($"image {n}: annotations", $"image {n}: masks", $"image {n}: overlay"));
+            n => outputsOf(byName[n]).Targets($"image {n}: annotations", $"image {n}: masks", $"image {n}: overlay"),
+            n => byName[n].Path); // the report names each image, whose header gives a merged COCO file its size
     }
 
     /// <summary>Generates and writes every pending image of the batch; an image that fails is reported and the others go on.</summary>

@@ -92,7 +92,7 @@ public static class ImagePromptBatch
     {
         var byName = images.ToDictionary(i => i.Name, StringComparer.Ordinal);
         return BatchRunner.Open("image", outputRoot, shard, byName.Keys,
-            n => Targets(outputRoot, byName[n], promptsOf(byName[n]), multimask, overlays));
+            n => Targets(outputRoot, byName[n], promptsOf(byName[n]), multimask, overlays), n => byName[n].Path);
     }
 
     /// <summary>Predicts and writes every pending image of the batch; an image that fails is reported and the others go on.</summary>
