@@ -35,7 +35,7 @@ public partial class Sam2Base : nn.Module
     public int HiddenDim { get; }
     /// <summary>Channels of a spatial memory and an object-pointer token (the memory encoder's out_dim, 64).</summary>
     public int MemDim { get; }
-    /// <summary>Spatial memories memory attention reads (num_maskmem, 7): the conditioning frames and up to 6 recent frames.</summary>
+    /// <summary>Temporal slots of the memory bank (num_maskmem, 7): the conditioning frames share one, up to 6 recent frames take the others.</summary>
     public int NumMaskmem => Config.NumMaskmem;
 
     private readonly ImageEncoder image_encoder;
@@ -54,7 +54,7 @@ public partial class Sam2Base : nn.Module
     public PromptEncoder PromptEncoder => sam_prompt_encoder;
     /// <summary>SAM's mask decoder.</summary>
     public MaskDecoder MaskDecoder => sam_mask_decoder;
-    /// <summary>The learned 1×1×HiddenDim embedding added to the image features when there is no memory to attend to (an image, or a first conditioning frame, with directly_add_no_mem_embed).</summary>
+    /// <summary>The learned 1×1×HiddenDim "no memory" embedding, for an image or an initial conditioning frame: added to its features (directly_add_no_mem_embed, the official setting), else attended to as the only memory.</summary>
     public Tensor NoMemEmbed => no_mem_embed;
     /// <summary>The device of the weights; every tensor the library makes for this model is made there.</summary>
     public Device Device => no_mem_embed.device;
