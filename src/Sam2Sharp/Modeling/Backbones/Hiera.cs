@@ -75,7 +75,8 @@ public sealed class Hiera : nn.Module<Tensor, IReadOnlyList<Tensor>>
                 curStage++;
             }
             blocks.Add(new MultiScaleBlock(embedDim, dimOut, numHeads, dropPath: dpr[i],
-                                           qStride: QPoolBlocks.Contains(i) ? qs : null, windowSize: windowSize));
+                                           qStride: QPoolBlocks.Contains(i) ? qs : null, windowSize: windowSize)
+                       { Sections = BlockSections.For(StageSection(curStage)) });
             embedDim = dimOut;
         }
 
@@ -121,7 +122,9 @@ public sealed class Hiera : nn.Module<Tensor, IReadOnlyList<Tensor>>
         var patches = patch_embed.forward(x); // B×H×W×C
         // In bf16 the stem stays float32 (its convolution is slower in bf16 on CPUs): the blocks start in their dtype.
         var stemOut = patches.dtype == pos_embed.dtype ? patches : patches.to_type(pos_embed.dtype);
-        x = stemOut + GetPosEmbed(patches.shape[1], patches.shape[2]);
+        // The stem's output is a channels-last view of a channels-first map; made contiguous once here, the blocks'
+        // norms and residual adds run on dense rows instead of striding across channels (6× slower adds measured).
+        using (var sum = stemOut + GetPosEmbed(patches.shape[1], patches.shape[2])) x = sum.contiguous();
         if (!ReferenceEquals(stemOut, patches)) stemOut.Dispose();
         patches.Dispose();
         stem.Dispose();
@@ -137,7 +140,12 @@ public sealed class Hiera : nn.Module<Tensor, IReadOnlyList<Tensor>>
             x.Dispose(); // free each block's input early; a returned view keeps its storage alive
             x = y;
             if (i == last || (returnIntermLayers && stageEnds.Contains(i)))
-                outputs.Add(x.permute(0, 3, 1, 2).MoveToOuterDisposeScope());
+            {
+                // The first level stays channels-first, as it was when the stem's layout ran through stage 1: the
+                // neck's convolution chooses its algorithm by layout, and this keeps fp32 results bit-identical.
+                var level = x.permute(0, 3, 1, 2);
+                outputs.Add((i == stageEnds[0] ? level.contiguous() : level).MoveToOuterDisposeScope());
+            }
             blocksDone?.Invoke(i + 1);
         }
         return outputs;

@@ -16,6 +16,6 @@ public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    // A permuted view: the following add/LayerNorm produce contiguous tensors anyway.
+    // A permuted view (channels strided): the trunk makes it contiguous after adding the position embedding.
     public override Tensor forward(Tensor x) => proj.forward(x.dtype == proj.weight!.dtype ? x : x.to_type(proj.weight!.dtype)).permute(0, 2, 3, 1);
 }
