@@ -11,6 +11,7 @@ public sealed class LayerNorm2d : nn.Module<Tensor, Tensor>
     private readonly Parameter bias;
     private readonly double eps;
 
+    /// <summary>A norm over <paramref name="numChannels"/> channels with a learned per-channel scale and shift.</summary>
     public LayerNorm2d(int numChannels, double eps = 1e-6) : base(nameof(LayerNorm2d))
     {
         weight = new Parameter(ones(numChannels));
@@ -22,6 +23,7 @@ public sealed class LayerNorm2d : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>N×C×H×W → N×C×H×W, each pixel's channels normalised (statistics in float32, output in the input's dtype).</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
