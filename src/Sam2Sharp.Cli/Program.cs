@@ -25,4 +25,6 @@ var verbose = new Option<bool>("--verbose") { Description = "On an internal erro
 root.Options.Add(verbose);
 var parsed = root.Parse(args);
 Cli.Verbose = parsed.GetValue(verbose);
-return parsed.Invoke();
+// Ctrl-C or SIGTERM cancels a long command's token; it stops at its next frame, image or point batch and ends with one
+// line (Cli.Run). Only if it has not ended after this long is the process ended anyway (exit 130; staged outputs stay hidden).
+return parsed.Invoke(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(20) });

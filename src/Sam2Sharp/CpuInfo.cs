@@ -6,6 +6,7 @@ public sealed record CpuInfo(string Name, bool Avx512F, bool Avx512Bf16, bool Am
     /// <summary>This machine's CPU; name "unknown" and no flags where /proc/cpuinfo cannot be read.</summary>
     public static CpuInfo Current { get; } = Read("/proc/cpuinfo");
 
+    /// <summary>Reads a /proc/cpuinfo-format file (the first processor's model name and flags); "unknown" and no flags when it cannot be read.</summary>
     public static CpuInfo Read(string path)
     {
         string[] lines;

@@ -10,6 +10,7 @@ namespace Sam2Sharp;
 /// With several boxes at once each tensor has a leading batch dimension.</summary>
 public sealed record ImagePrediction(Tensor Masks, Tensor IouPredictions, Tensor LowResLogits) : IDisposable
 {
+    /// <summary>Frees the three tensors.</summary>
     public void Dispose() { Masks.Dispose(); IouPredictions.Dispose(); LowResLogits.Dispose(); }
 }
 

@@ -11,12 +11,12 @@ namespace Sam2Sharp.Tests;
 public sealed class BatchVosTests : IDisposable
 {
     readonly string dir = TestCli.TempDir("sam2-batch-vos-");
-    static string Folder => Golden.Folders().First(f => Directory.Exists(Path.Combine(f, "vos")));
-    static string Vos => Path.Combine(Folder, "vos");
+    internal static string Folder => Golden.Folders().First(f => Directory.Exists(Path.Combine(f, "vos")));
+    internal static string Vos => Path.Combine(Folder, "vos");
 
     public void Dispose() => Directory.Delete(dir, recursive: true);
 
-    static string[] Args(string output, params string[] extra) =>
+    internal static string[] Args(string output, params string[] extra) =>
         ["vos", "--checkpoint", Path.Combine(Folder, "model.pt"), "--config", Path.Combine(Folder, "config.yaml"),
          "--base-video-dir", Path.Combine(Vos, "JPEGImages"), "--input-mask-dir", Path.Combine(Vos, "Annotations"),
          "--output-mask-dir", output, "-q", .. extra];
@@ -24,7 +24,7 @@ public sealed class BatchVosTests : IDisposable
     static int Run(string output, params string[] extra) => TestCli.Run(VosCommand.Create(), Args(output, extra));
 
     /// <summary>Every visible file under <paramref name="root"/> (relative path → bytes); hidden entries are the batch's own.</summary>
-    static SortedDictionary<string, byte[]> Visible(string root)
+    internal static SortedDictionary<string, byte[]> Visible(string root)
     {
         var files = new SortedDictionary<string, byte[]>(StringComparer.Ordinal);
         foreach (var f in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))

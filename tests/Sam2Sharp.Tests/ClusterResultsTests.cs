@@ -92,8 +92,11 @@ public sealed class ClusterResultsTests : IDisposable
         File.WriteAllText(Path.Combine(_dir, "b.json"), AnnotationJson(3, 4, ("[2,3,7]", 3), (coco, 3)));
         File.WriteAllText(Path.Combine(_dir, "a.json"), AnnotationJson(2, 2, ("[0,4]", 4)));
         File.WriteAllText(Path.Combine(_dir, "c.json"), "[]");
+        // c has no annotation: its size comes from its file's header, which the report names (relative to the root).
+        Directory.CreateDirectory(Path.Combine(_dir, "in"));
+        new Sam2Sharp.Imaging.RgbImage(5, 7).SavePng(Path.Combine(_dir, "in", "c.png"));
         // Two splits of the same images: the merged file is the same bytes.
-        Report(_dir, "amg", 0, 2, new ItemResult("c.png", ItemStatus.Done, 1), new ItemResult("a.png", ItemStatus.Done, 1));
+        Report(_dir, "amg", 0, 2, new ItemResult("c.png", ItemStatus.Done, 1, Source: "in/c.png"), new ItemResult("a.png", ItemStatus.Done, 1));
         Report(_dir, "amg", 1, 2, new ItemResult("b.png", ItemStatus.Skipped, 0));
         var (code, text, err) = ClusterSubmissionTests.Run("merge", _dir, "--out", Path.Combine(_dir, "one.json"));
         Assert.True(code == 0, err);
@@ -102,7 +105,7 @@ public sealed class ClusterResultsTests : IDisposable
         Directory.Delete(TaskReport.FolderIn(_dir), true);
         Report(_dir, "amg", 0, 3, new ItemResult("b.png", ItemStatus.Done, 1));
         Report(_dir, "amg", 1, 3, new ItemResult("a.png", ItemStatus.Done, 1));
-        Report(_dir, "amg", 2, 3, new ItemResult("c.png", ItemStatus.Done, 1));
+        Report(_dir, "amg", 2, 3, new ItemResult("c.png", ItemStatus.Done, 1, Source: "in/c.png"));
         (code, _, err) = ClusterSubmissionTests.Run("merge", _dir);
         Assert.True(code == 0, err);
         byte[] first = File.ReadAllBytes(Path.Combine(_dir, "one.json"));
@@ -112,7 +115,7 @@ public sealed class ClusterResultsTests : IDisposable
         var images = doc.RootElement.GetProperty("images").EnumerateArray().ToList();
         Assert.Equal(["a.png", "b.png", "c.png"], images.Select(i => i.GetProperty("file_name").GetString()));
         Assert.Equal([1, 2, 3], images.Select(i => i.GetProperty("id").GetInt32()));
-        Assert.Equal(3, images[1].GetProperty("height").GetInt32());
+        Assert.Equal([(2, 2), (3, 4), (7, 5)], images.Select(i => (i.GetProperty("height").GetInt32(), i.GetProperty("width").GetInt32())));
         var anns = doc.RootElement.GetProperty("annotations").EnumerateArray().ToList();
         Assert.Equal([1, 2, 3], anns.Select(a => a.GetProperty("id").GetInt32()));
         Assert.Equal([1, 2, 2], anns.Select(a => a.GetProperty("image_id").GetInt32()));
@@ -128,6 +131,23 @@ public sealed class ClusterResultsTests : IDisposable
         Assert.Equal(Sam2Sharp.Cli.Commands.Cli.UserError, code);
         Assert.Contains("exists with other content", err);
         Assert.Equal("{}", File.ReadAllText(Path.Combine(_dir, "other.json")));
+    }
+
+    [Fact]
+    public void CocoMergeNamesAnImageWithoutAnnotationsWhoseSizeCannotBeRead()
+    {
+        File.WriteAllText(Path.Combine(_dir, "a.json"), "[]");
+        Report(_dir, "amg", 0, 1, new ItemResult("a.png", ItemStatus.Done, 1));
+        var (code, _, err) = ClusterSubmissionTests.Run("merge", _dir);
+        Assert.Equal(Sam2Sharp.Cli.Commands.Cli.UserError, code);
+        Assert.Contains("image a.png has no annotation and no image file is known to read its size from", err);
+
+        Report(_dir, "amg", 0, 1, new ItemResult("a.png", ItemStatus.Done, 1, Source: "gone/a.png"));
+        (code, _, err) = ClusterSubmissionTests.Run("merge", _dir);
+        Assert.Equal(Sam2Sharp.Cli.Commands.Cli.UserError, code);
+        Assert.Contains($"image a.png has no annotation, and its size cannot be read from {Path.Combine(_dir, "gone", "a.png")}", err);
+        Assert.DoesNotContain('\n', err.TrimEnd('\n'));
+        Assert.False(File.Exists(Path.Combine(_dir, ClusterMerge.CocoFileName)));
     }
 
     [Fact]
@@ -167,6 +187,18 @@ public sealed class ClusterResultsTests : IDisposable
         }
         Assert.True(id > 0);
         Assert.Equal(anns.Count, id);
+
+        // The batch's reports name each image relative to the output root; an image left without annotations still
+        // gets its size, read from that file's header (the crops are 160×120).
+        Assert.Equal(Path.Combine("..", "images", "b.png"),
+            TaskReport.ReadAll(two).SelectMany(r => r.Report.Items).Single(i => i.Name == "b.png").Source);
+        File.WriteAllText(Path.Combine(two, "b.json"), "[]");
+        string emptied = Path.Combine(_dir, "emptied.json");
+        Assert.Equal(0, ClusterSubmissionTests.Run("merge", two, "--out", emptied).Code);
+        using var again = JsonDocument.Parse(File.ReadAllBytes(emptied));
+        var b = again.RootElement.GetProperty("images")[1];
+        Assert.Equal(("b.png", 120, 160), (b.GetProperty("file_name").GetString(), b.GetProperty("height").GetInt32(), b.GetProperty("width").GetInt32()));
+        Assert.DoesNotContain(again.RootElement.GetProperty("annotations").EnumerateArray(), a => a.GetProperty("image_id").GetInt32() == 2);
     }
 
     [Fact]

@@ -51,7 +51,7 @@ public static class AmgCommand
                      outputMode, useM2m, multimask })
             cmd.Options.Add(o);
 
-        cmd.SetAction(r => Cli.Run(() =>
+        cmd.SetAction((r, ct) => Cli.Run(() =>
         {
             // Everything the user gave is checked before the model is loaded; nothing is written until all is computed.
             string? jsonPath = r.GetValue(outputJson), dirPath = r.GetValue(outputDir), overlayPath = r.GetValue(overlay);
@@ -84,7 +84,7 @@ public static class AmgCommand
                 MultimaskOutput = r.GetValue(multimask),
             };
             options.Validate();
-            if (isBatch) return RunBatch(r, model, batch, options, r.GetValue(inputDir), r.GetValue(inputList), dirPath!, r.GetValue(pngMasks), r.GetValue(overlays));
+            if (isBatch) return RunBatch(r, model, batch, options, r.GetValue(inputDir), r.GetValue(inputList), dirPath!, r.GetValue(pngMasks), r.GetValue(overlays), ct);
             var img = RgbImage.Load(r.GetValue(image)!);
             // The outputs are checked and locked before the model is loaded, and committed together at the end.
             var outputs = new AmgOutputs(jsonPath, dirPath, overlayPath);
@@ -93,17 +93,17 @@ public static class AmgCommand
             List<MaskAnnotation> anns;
             using (var sam = model.Load(r))
             using (var generator = new Sam2AutomaticMaskGenerator(sam, options))
-                anns = ProgressDisplay.Run("masks", quiet: !ProgressDisplay.IsInteractive(false), progress => generator.Generate(img, progress));
+                anns = ProgressDisplay.Run("masks", quiet: !ProgressDisplay.IsInteractive(false), progress => generator.Generate(img, progress, ct));
             outputs.Write(staged, img, anns);
             staged.Commit();
             Console.WriteLine($"{anns.Count} mask(s)");
             return 0;
-        }));
+        }, ct));
         return cmd;
     }
 
     static int RunBatch(ParseResult r, ModelOptions model, BatchOptions batch, AmgOptions options, string? inputDir, string? inputList,
-        string outputDir, bool masks, bool overlays)
+        string outputDir, bool masks, bool overlays, CancellationToken cancellationToken)
     {
         var images = ImageBatch.List(inputDir, inputList);
         AmgOutputs OutputsOf(BatchImage i) => AmgOutputs.ForBatch(outputDir, i, json: true, masks, overlays);
@@ -111,7 +111,7 @@ public static class AmgCommand
         // No model is loaded when every image of the shard is already complete.
         using var sam = runner.Pending.Count > 0 ? model.Load(r) : null;
         using var generator = sam is null ? null : new Sam2AutomaticMaskGenerator(sam, options);
-        var report = ProgressDisplay.Run("images", false, progress => AmgBatch.Run(generator, images, runner, OutputsOf, progress));
+        var report = ProgressDisplay.Run("images", false, progress => AmgBatch.Run(generator, images, runner, OutputsOf, progress, cancellationToken));
         return BatchOptions.Finish(report, "images", outputDir, quiet: false);
     }
 }

@@ -18,12 +18,31 @@ public static class Cli
     /// <summary>Print the full exception of an internal error (set from the root's <c>--verbose</c>).</summary>
     public static bool Verbose { get; set; }
 
+    /// <summary>Exit code of a command cancelled by Ctrl-C or SIGTERM (128 + SIGINT, the shell's convention).</summary>
+    public const int Cancelled = 130;
+
+    /// <summary>Runs a command's action, its errors as one line (see the class).</summary>
     public static int Run(Func<int> action) => RunAsync(() => Task.FromResult(action())).GetAwaiter().GetResult();
 
-    /// <summary>The same for an action that awaits (a server that runs until Ctrl-C).</summary>
-    public static async Task<int> RunAsync(Func<Task<int>> action)
+    /// <summary>
+    /// Runs a long command's action on a worker thread, so that System.CommandLine's Ctrl-C / SIGTERM handling can
+    /// cancel <paramref name="cancellationToken"/> (the command's token, which the action passes to the library): the
+    /// library stops at its next step, and the command ends with one line and <see cref="Cancelled"/>. Outputs are
+    /// staged, so a cancelled run leaves nothing partial, and a batch's finished items stay for a re-run to skip.
+    /// </summary>
+    public static Task<int> Run(Func<int> action, CancellationToken cancellationToken) =>
+        RunAsync(() => Task.Run(action, CancellationToken.None), cancellationToken);
+
+    /// <summary>The same for an action that awaits (a server that runs until Ctrl-C); a cancellation of
+    /// <paramref name="cancellationToken"/> that ends it is reported as <see cref="Cancelled"/>.</summary>
+    public static async Task<int> RunAsync(Func<Task<int>> action, CancellationToken cancellationToken = default)
     {
         try { return await action(); }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Console.Error.WriteLine("error: cancelled; nothing partial was written (a batch re-run resumes after its finished items)");
+            return Cancelled;
+        }
         catch (Sam2Exception e)
         {
             Console.Error.WriteLine($"error: {ToFlags(FirstLine(e.Message))}");

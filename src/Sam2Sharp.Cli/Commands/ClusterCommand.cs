@@ -43,11 +43,11 @@ public static class ClusterCommand
         var c = new Command("slurm", "Write OUTPUT/.sam2-tasks/submit.sbatch (an array job running the batch command, one shard per task) and submit it with sbatch; --model is resolved to the shared cache first, so tasks never download.");
         foreach (var o in new Option[] { array, throttle, cpus, gpus, mem, time, partition, jobName, logs, sam2, dryRun, force }) c.Options.Add(o);
         c.Arguments.Add(batch);
-        c.SetAction(r => Cli.Run(() =>
+        c.SetAction((r, ct) => Cli.Run(() =>
         {
             var line = BatchCommandLine.Parse(r.GetValue(batch)!);
             var executable = Sam2Executable.Resolve(r.GetValue(sam2));
-            line = line.WithModelResolved(name => ResolveModel(line, name));
+            line = line.WithModelResolved(name => ResolveModel(line, name, ct));
             var options = new SlurmJobOptions
             {
                 Tasks = r.GetValue(array), MaxConcurrent = r.GetValue(throttle), CpusPerTask = r.GetValue(cpus),
@@ -61,16 +61,16 @@ public static class ClusterCommand
             string path = SlurmJob.Write(line.OutputRoot, options, script, r.GetValue(force));
             Console.WriteLine(SlurmJob.Submit(path));
             return 0;
-        }));
+        }, ct));
         return c;
     }
 
     // The batch command's own --models and --offline choose the registry and the network, as they would in one task.
-    static (string, string?) ResolveModel(BatchCommandLine line, string name)
+    static (string, string?) ResolveModel(BatchCommandLine line, string name, CancellationToken cancellationToken)
     {
         bool offline = line.Args.Contains("--offline");
         using var hub = new ModelHub(ModelHubOptions.FromEnvironment(BatchCommandLine.Value(line.Args, "--models"), offline));
-        return hub.Resolve(name, new DownloadProgressView());
+        return hub.Resolve(name, new DownloadProgressView(), cancellationToken);
     }
 
     static Command Kubernetes()
@@ -138,13 +138,13 @@ public static class ClusterCommand
         c.Options.Add(tasks);
         c.Options.Add(output);
         c.Options.Add(force);
-        c.SetAction(r => Cli.Run(() =>
+        c.SetAction((r, ct) => Cli.Run(() =>
         {
             var status = ClusterStatus.Read(r.GetValue(root)!, r.GetValue(tasks));
-            var merged = ClusterMerge.Run(status, r.GetValue(output), r.GetValue(force));
+            var merged = ClusterMerge.Run(status, r.GetValue(output), r.GetValue(force), ct);
             Console.Write(merged);
             return 0;
-        }));
+        }, ct));
         return c;
     }
 }

@@ -50,7 +50,7 @@ public static class EvalCommand
         cmd.Options.Add(strict);
         cmd.Options.Add(workers);
         cmd.Options.Add(quiet);
-        cmd.SetAction(pr => Cli.Run(() =>
+        cmd.SetAction((pr, ct) => Cli.Run(() =>
         {
             var gt = pr.GetValue(gtRoot)!;
             var pred = pr.GetValue(predRoot)!;
@@ -63,8 +63,8 @@ public static class EvalCommand
                 Strict = pr.GetValue(strict),
                 MaxDegreeOfParallelism = n == 0 ? Environment.ProcessorCount : n,
             };
-            return batch.Requested(pr) is { } shard ? ExecuteShard(gt, pred, options, shard, isQuiet) : Execute(gt, pred, options, isQuiet);
-        }));
+            return batch.Requested(pr) is { } shard ? ExecuteShard(gt, pred, options, shard, isQuiet, ct) : Execute(gt, pred, options, isQuiet, ct);
+        }, ct));
         return cmd;
     }
 
@@ -72,18 +72,18 @@ public static class EvalCommand
         string.Join(", ", plan.SkippedVideos.Select(v => plan.SkipReasons.TryGetValue(v, out var why) ? $"{v} ({why})" : v));
 
     /// <summary>One shard's videos scored into their score files (the plan, and so the split, is the same in every task).</summary>
-    static int ExecuteShard(string gtRoot, string predRoot, VosBenchmarkOptions options, Sam2Sharp.Batch.Shard shard, bool quiet)
+    static int ExecuteShard(string gtRoot, string predRoot, VosBenchmarkOptions options, Sam2Sharp.Batch.Shard shard, bool quiet, CancellationToken cancellationToken)
     {
         var plan = VosBenchmark.Plan(gtRoot, predRoot, options.Strict, options.SkipFirstAndLast);
         if (plan.SkippedVideos.Count > 0)
             Console.WriteLine($"Not in the score ({plan.SkippedVideos.Count} of {plan.SkippedVideos.Count + plan.Videos.Count} videos): {SkipList(plan)}");
         var runner = VosScoreFiles.OpenBatch(plan, shard);
         if (!quiet) Console.WriteLine($"Shard {shard}: evaluating {runner.Items.Count} of {plan.Videos.Count} videos: {string.Join(", ", runner.Items)}");
-        var report = ProgressDisplay.Run("videos", quiet, progress => VosScoreFiles.Run(plan, options, runner, progress));
+        var report = ProgressDisplay.Run("videos", quiet, progress => VosScoreFiles.Run(plan, options, runner, progress, cancellationToken));
         return BatchOptions.Finish(report, "videos", runner.OutputRoot, quiet);
     }
 
-    static int Execute(string gtRoot, string predRoot, VosBenchmarkOptions options, bool quiet)
+    static int Execute(string gtRoot, string predRoot, VosBenchmarkOptions options, bool quiet, CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
         if (!quiet)
@@ -98,7 +98,7 @@ public static class EvalCommand
             Console.WriteLine($"In dataset {plan.GtRoot}, evaluating {plan.Videos.Count} videos: {string.Join(", ", plan.Videos)}");
         }
 
-        var result = ProgressDisplay.Run("videos", quiet, progress => VosBenchmark.Run(plan, options, progress));
+        var result = ProgressDisplay.Run("videos", quiet, progress => VosBenchmark.Run(plan, options, progress, cancellationToken));
 
         if (!quiet)
         {

@@ -36,14 +36,14 @@ public static class ImageCommand
         model.AddTo(cmd);
         batch.AddTo(cmd);
         foreach (var o in new Option[] { image, inputDir, inputList, outputDir, promptsFile, overlays, points, boxes, maskInput, multimask, output, overlay, saveTensors, force, embedding }) cmd.Options.Add(o);
-        cmd.SetAction(r => Cli.Run(() =>
+        cmd.SetAction((r, ct) => Cli.Run(() =>
         {
             if (r.GetValue(inputDir) is not null || r.GetValue(inputList) is not null)
             {
                 if (new[] { r.GetValue(image), r.GetValue(output), r.GetValue(overlay), r.GetValue(saveTensors), r.GetValue(maskInput), r.GetValue(embedding) }.Any(v => v is not null))
                     throw new Sam2Exception("a batch (--input-dir or --input-list) takes --output-dir, and not --image, --output, --overlay, --save-tensors, --mask-input or --embedding");
                 return RunBatch(r, model, batch, r.GetValue(inputDir), r.GetValue(inputList), r.GetValue(outputDir), r.GetValue(promptsFile),
-                    r.GetValue(points) ?? [], r.GetValue(boxes) ?? [], r.GetValue(multimask), r.GetValue(overlays));
+                    r.GetValue(points) ?? [], r.GetValue(boxes) ?? [], r.GetValue(multimask), r.GetValue(overlays), ct);
             }
             if (r.GetValue(image) is null) throw new Sam2Exception("give --image, or --input-dir or --input-list for a batch");
             if (new[] { r.GetValue(outputDir), r.GetValue(promptsFile) }.Any(v => v is not null) || r.GetValue(overlays))
@@ -112,7 +112,7 @@ public static class ImageCommand
             staged.Commit();
             Console.WriteLine($"{maskList.Count} mask(s); IoU predictions: {string.Join(" ", pred.IouPredictions.flatten().data<float>().ToArray().Select(v => v.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)))}");
             return 0;
-        }));
+        }, ct));
         return cmd;
     }
 
@@ -134,7 +134,7 @@ public static class ImageCommand
     }
 
     static int RunBatch(ParseResult r, ModelOptions model, BatchOptions batch, string? inputDir, string? inputList, string? outputDir,
-        string? promptsFile, string[] points, string[] boxes, bool multimask, bool overlays)
+        string? promptsFile, string[] points, string[] boxes, bool multimask, bool overlays, CancellationToken cancellationToken)
     {
         if (outputDir is null) throw new Sam2Exception("a batch needs --output-dir");
         var images = ImageBatch.List(inputDir, inputList);
@@ -158,7 +158,7 @@ public static class ImageCommand
         // No model is loaded when every image of the shard is already complete.
         using var sam = runner.Pending.Count > 0 ? model.Load(r) : null;
         using var predictor = sam is null ? null : new Sam2ImagePredictor(sam);
-        var report = ProgressDisplay.Run("images", false, progress => ImagePromptBatch.Run(predictor, images, runner, promptsOf, multimask, overlays, progress));
+        var report = ProgressDisplay.Run("images", false, progress => ImagePromptBatch.Run(predictor, images, runner, promptsOf, multimask, overlays, progress, cancellationToken));
         return BatchOptions.Finish(report, "images", outputDir, quiet: false);
     }
 }

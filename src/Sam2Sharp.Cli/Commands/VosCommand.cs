@@ -29,7 +29,7 @@ public static class VosCommand
         batch.AddTo(cmd);
         foreach (var o in new Option[] { baseVideoDir, inputMaskDir, outputMaskDir, videoList, scoreThresh, useAll, perObj, post, later, quiet })
             cmd.Options.Add(o);
-        cmd.SetAction(r => Cli.Run(() =>
+        cmd.SetAction((r, ct) => Cli.Run(() =>
         {
             var options = new VosInferenceOptions
             {
@@ -59,11 +59,11 @@ public static class VosCommand
                     : "Using only the first frame's masks as prompts.");
                 Console.WriteLine($"Running VOS prediction on {runner.Items.Count} videos{(shard.IsAll ? "" : $" (shard {shard} of {videos.Count})")}: {string.Join(", ", runner.Items)}");
             }
-            var report = ProgressDisplay.Run("videos", isQuiet, progress => VosInference.Run(predictor, options, runner, progress));
+            var report = ProgressDisplay.Run("videos", isQuiet, progress => VosInference.Run(predictor, options, runner, progress, ct));
             if (report.Succeeded)
                 Console.WriteLine($"Completed VOS prediction on {runner.Items.Count} videos; output masks saved to {options.OutputMaskDir}");
             return BatchOptions.Finish(report, "videos", options.OutputMaskDir, isQuiet);
-        }));
+        }, ct));
         return cmd;
     }
 }

@@ -61,10 +61,16 @@ public static class AmgBatch
     {
         var byName = images.ToDictionary(i => i.Name, StringComparer.Ordinal);
         return BatchRunner.Open("amg", outputRoot, shard, byName.Keys,
-            n => outputsOf(byName[n]).Targets($"image {n}: annotations", $"image {n}: masks", $"image {n}: overlay"));
+            n => outputsOf(byName[n]).Targets($"image {n}: annotations", $"image {n}: masks", $"image {n}: overlay"),
+            n => byName[n].Path); // the report names each image, whose header gives a merged COCO file its size
     }
 
     /// <summary>Generates and writes every pending image of the batch; an image that fails is reported and the others go on.</summary>
+    /// <param name="images">Every image of the batch (the runner's items are their names).</param>
+    /// <param name="batch">The runner from <see cref="Open"/>.</param>
+    /// <param name="outputsOf">The outputs of an image, as given to <see cref="Open"/>.</param>
+    /// <param name="progress">Hears each image as it starts and ends.</param>
+    /// <param name="cancellationToken">Checked between images and between point batches of an image; a cancelled image leaves nothing visible.</param>
     /// <param name="generator">The generator; may be null only when no image is pending.</param>
     public static TaskReport Run(Sam2AutomaticMaskGenerator? generator, IReadOnlyList<BatchImage> images, BatchRunner batch,
         Func<BatchImage, AmgOutputs> outputsOf, IProgress<Sam2Progress>? progress = null, CancellationToken cancellationToken = default)

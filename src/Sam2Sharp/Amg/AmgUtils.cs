@@ -332,6 +332,8 @@ public static class AmgUtils
 
     // ---------------------------------------------------------------- small regions
 
+    /// <summary>The reference's mode string of remove_small_regions: <c>holes</c> or <c>islands</c>.</summary>
+    /// <exception cref="ArgumentException">another string.</exception>
     public static RegionMode ParseRegionMode(string mode) => mode switch
     {
         "holes" => RegionMode.Holes,

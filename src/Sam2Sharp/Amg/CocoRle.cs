@@ -26,6 +26,7 @@ public static class CocoRleCodec
     /// <summary>Decodes a COCO RLE back to the uncompressed form.</summary>
     public static Rle Decode(CocoRle rle) => new(rle.Height, rle.Width, StringToCounts(rle.Counts));
 
+    /// <summary>Uncompressed RLE counts → pycocotools' string form (rleToString).</summary>
     public static string CountsToString(IReadOnlyList<int> counts)
     {
         var sb = new StringBuilder(counts.Count * 2);
@@ -47,6 +48,7 @@ public static class CocoRleCodec
         return sb.ToString();
     }
 
+    /// <summary>pycocotools' string form → the uncompressed counts (rleFrString).</summary>
     public static int[] StringToCounts(string s)
     {
         var counts = new List<int>();

@@ -7,7 +7,7 @@ namespace Sam2Sharp.Amg;
 /// Masks and their per-mask data in batched form (the reference's MaskData, typed): every
 /// field that is set has one entry per mask along dim 0. Supports filtering and concatenation.
 /// <para>
-/// Memory: <see cref="Filter"/>, <see cref="Cat"/> and <see cref="ToCpuFloat"/> replace the field
+/// Memory: <see cref="Filter(Tensor)"/>, <see cref="Cat"/> and <see cref="ToCpuFloat"/> replace the field
 /// tensors with new ones and leave the old ones alone (they may be shared); the new tensors join
 /// the current dispose scope. Use <see cref="MoveToOuterDisposeScope"/> /
 /// <see cref="DetachFromDisposeScope"/> to keep a MaskData beyond a scope, and

@@ -18,6 +18,7 @@ public sealed class BatchRunner
     public const string MarkerFolderName = "done";
 
     readonly Func<string, IReadOnlyList<OutputTarget>> outputsOf;
+    readonly Func<string, string?>? sourceOf;
     readonly bool batchRoot;
 
     /// <summary>The batch command, for the report (<c>vos</c>, <c>image</c>, <c>amg</c>, <c>eval</c>).</summary>
@@ -30,10 +31,10 @@ public sealed class BatchRunner
     public IReadOnlyList<string> Items { get; }
 
     BatchRunner(string command, string outputRoot, Shard shard, IReadOnlyList<string> items,
-        Func<string, IReadOnlyList<OutputTarget>> outputsOf, bool batchRoot)
+        Func<string, IReadOnlyList<OutputTarget>> outputsOf, Func<string, string?>? sourceOf, bool batchRoot)
     {
         Command = command; OutputRoot = outputRoot; Shard = shard; Items = items;
-        this.outputsOf = outputsOf; this.batchRoot = batchRoot;
+        this.outputsOf = outputsOf; this.sourceOf = sourceOf; this.batchRoot = batchRoot;
     }
 
     /// <summary>
@@ -46,9 +47,10 @@ public sealed class BatchRunner
     /// <param name="shard">This task's shard.</param>
     /// <param name="allItems">Every item of the batch (names of files or folders); the shard's are chosen from them.</param>
     /// <param name="outputsOf">The outputs of an item (paths under <paramref name="outputRoot"/>).</param>
+    /// <param name="sourceOf">The input file of an item, recorded in the report (<see cref="ItemResult.Source"/>); null for none.</param>
     /// <exception cref="Sam2Exception">an item name is not a plain file name, or an output already exists outside a batch root.</exception>
     public static BatchRunner Open(string command, string outputRoot, Shard shard, IEnumerable<string> allItems,
-        Func<string, IReadOnlyList<OutputTarget>> outputsOf)
+        Func<string, IReadOnlyList<OutputTarget>> outputsOf, Func<string, string?>? sourceOf = null)
     {
         outputRoot = Path.GetFullPath(outputRoot);
         var items = shard.Select(allItems);
@@ -66,7 +68,7 @@ public sealed class BatchRunner
                     if (FileKind.Of(t.Path) is not FileKindType.Missing)
                         throw new Sam2Exception($"{t.Label} {t.Path} exists and was not written by a batch run (no {TaskReport.FolderName} in {outputRoot}); give a new or empty output folder");
         Directory.CreateDirectory(Path.Combine(tasks, MarkerFolderName));
-        return new BatchRunner(command, outputRoot, shard, items, outputsOf, batchRoot);
+        return new BatchRunner(command, outputRoot, shard, items, outputsOf, sourceOf, batchRoot);
     }
 
     /// <summary>The items of this shard that are not complete yet (nothing to compute when empty).</summary>
@@ -117,12 +119,15 @@ public sealed class BatchRunner
         catch (Exception e)
         {
             string why = e is OperationCanceledException ? "cancelled" : $"not run: the task stopped ({e.GetType().Name})";
-            results.AddRange(Items.Skip(results.Count).Select(n => new ItemResult(n, ItemStatus.Failed, 0, why)));
+            results.AddRange(Items.Skip(results.Count).Select(n => Result(n, ItemStatus.Failed, 0, why)));
             WriteReport(started, results);
             throw;
         }
         return WriteReport(started, results);
     }
+
+    ItemResult Result(string item, ItemStatus status, double seconds, string? error = null) =>
+        new(item, status, seconds, error, sourceOf?.Invoke(item) is { } source ? Path.GetRelativePath(OutputRoot, Path.GetFullPath(source)) : null);
 
     TaskReport WriteReport(DateTimeOffset started, List<ItemResult> results)
     {
@@ -134,7 +139,7 @@ public sealed class BatchRunner
     ItemResult RunItem(string item, Action<string, StagedOutputs, CancellationToken> compute, CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
-        if (IsComplete(item)) return new ItemResult(item, ItemStatus.Skipped, 0);
+        if (IsComplete(item)) return Result(item, ItemStatus.Skipped, 0);
         var targets = outputsOf(item);
         try
         {
@@ -147,11 +152,11 @@ public sealed class BatchRunner
             }
             var rel = targets.Select(t => Path.GetRelativePath(OutputRoot, Path.GetFullPath(t.Path))).ToList();
             WriteMarker(item, new Marker(item, rel, watch.Elapsed.TotalSeconds, DateTimeOffset.Now));
-            return new ItemResult(item, ItemStatus.Done, watch.Elapsed.TotalSeconds);
+            return Result(item, ItemStatus.Done, watch.Elapsed.TotalSeconds);
         }
         catch (Exception e) when (e is Sam2Exception or IOException or UnauthorizedAccessException)
         {
-            return new ItemResult(item, ItemStatus.Failed, watch.Elapsed.TotalSeconds, e.Message.Split('\n')[0].TrimEnd('\r'));
+            return Result(item, ItemStatus.Failed, watch.Elapsed.TotalSeconds, e.Message.Split('\n')[0].TrimEnd('\r'));
         }
     }
 

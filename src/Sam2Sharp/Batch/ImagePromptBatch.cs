@@ -92,10 +92,17 @@ public static class ImagePromptBatch
     {
         var byName = images.ToDictionary(i => i.Name, StringComparer.Ordinal);
         return BatchRunner.Open("image", outputRoot, shard, byName.Keys,
-            n => Targets(outputRoot, byName[n], promptsOf(byName[n]), multimask, overlays));
+            n => Targets(outputRoot, byName[n], promptsOf(byName[n]), multimask, overlays), n => byName[n].Path);
     }
 
     /// <summary>Predicts and writes every pending image of the batch; an image that fails is reported and the others go on.</summary>
+    /// <param name="images">Every image of the batch (the runner's items are their names).</param>
+    /// <param name="batch">The runner from <see cref="Open"/>.</param>
+    /// <param name="promptsOf">The prompts of an image.</param>
+    /// <param name="multimask">Three masks per prompt.</param>
+    /// <param name="overlays">Also write each image's overlay.</param>
+    /// <param name="progress">Hears each image as it starts and ends.</param>
+    /// <param name="cancellationToken">Checked between images; a cancelled image leaves nothing visible.</param>
     /// <param name="predictor">The predictor; may be null only when no image is pending.</param>
     public static TaskReport Run(Sam2ImagePredictor? predictor, IReadOnlyList<BatchImage> images, BatchRunner batch,
         Func<BatchImage, ImagePrompts> promptsOf, bool multimask, bool overlays,

@@ -21,7 +21,10 @@ public enum ItemStatus
 /// <param name="Status">Done, skipped or failed.</param>
 /// <param name="Seconds">Wall time spent on the item by this task.</param>
 /// <param name="Error">The one-line reason when it failed.</param>
-public sealed record ItemResult(string Name, ItemStatus Status, double Seconds, string? Error = null);
+/// <param name="Source">The input file the item is made from (an image), relative to the output root so that the batch's
+/// folders can be read where they are mounted elsewhere; null when the item has no single input file (a video).</param>
+public sealed record ItemResult(string Name, ItemStatus Status, double Seconds, string? Error = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Source = null);
 
 /// <summary>
 /// The report one batch task writes when it ends (beside its outputs, in <see cref="FolderIn"/>): which items it did,

@@ -15,25 +15,28 @@ public static class ClusterMerge
 
     /// <summary>Merges and returns what to print.</summary>
     /// <exception cref="Sam2Exception">the batch is not complete, its tasks ran different commands, or an output is missing.</exception>
-    public static string Run(ClusterStatus status, string? output, bool replace)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the merged file was written.</exception>
+    public static string Run(ClusterStatus status, string? output, bool replace, CancellationToken cancellationToken = default)
     {
         if (!status.Complete)
             throw new Sam2Exception($"{status.OutputRoot}: not complete ({status.Missing.Count} tasks without a report, {status.FailedItems.Count} items failed); see sam2 cluster status");
         var reports = status.Tasks.Select(t => t.Report!).ToList();
         var commands = reports.Select(r => r.Command).Distinct().ToList();
         if (commands.Count != 1) throw new Sam2Exception($"{status.OutputRoot}: the tasks ran different commands ({string.Join(", ", commands)})");
-        var items = reports.SelectMany(r => r.Items).Select(i => i.Name).Order(StringComparer.Ordinal).ToList();
+        var items = reports.SelectMany(r => r.Items).OrderBy(i => i.Name, StringComparer.Ordinal).ToList();
         return commands[0] switch
         {
-            "amg" => MergeCoco(status.OutputRoot, items, output, replace),
+            "amg" => MergeCoco(status.OutputRoot, items, output, replace, cancellationToken),
             "eval" => MergeScores(status.OutputRoot, output, replace),
-            _ => CheckPresent(status.OutputRoot, commands[0], items),
+            _ => CheckPresent(status.OutputRoot, commands[0], items.Select(i => i.Name).ToList()),
         };
     }
 
-    static string MergeCoco(string root, IReadOnlyList<string> items, string? output, bool replace)
+    static string MergeCoco(string root, IReadOnlyList<ItemResult> items, string? output, bool replace, CancellationToken cancellationToken)
     {
-        var (json, images, annotations) = CocoMerge.Merge(items.Select(i => new CocoMerge.Image(i, AmgAnnotationFile(root, i))));
+        // The report names each image relative to the output root, so the image is found wherever the batch is mounted.
+        var (json, images, annotations) = CocoMerge.Merge(items.Select(i => new CocoMerge.Image(i.Name, AmgAnnotationFile(root, i.Name),
+            i.Source is { } source ? Path.GetFullPath(Path.Combine(root, source)) : null)), cancellationToken);
         string path = output ?? Path.Combine(root, CocoFileName);
         SubmissionFile.Write(path, System.Text.Encoding.UTF8.GetString(json), replace);
         return $"amg: {images} images, {annotations} annotations merged into {path}\n";

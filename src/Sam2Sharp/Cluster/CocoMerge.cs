@@ -7,20 +7,24 @@ namespace Sam2Sharp.Cluster;
 /// <summary>
 /// The automatic mask generator's per-image annotation files (the JSON <c>sam2 amg</c> writes) merged into one COCO
 /// JSON: images numbered 1… in the ordinal order of their names, annotations numbered 1… image by image in file order,
-/// so the same inputs give the same file whatever the tasks and their order. Masks are COCO compressed RLE.
+/// so the same inputs give the same file whatever the tasks and their order. Masks are COCO compressed RLE. Every image
+/// records its height and width: those of its masks, or, for an image without any, those in its file's header.
 /// </summary>
 public static class CocoMerge
 {
     const int MaxFileBytes = 1 << 30;
 
-    /// <summary>One image: its name (the COCO <c>file_name</c>) and its annotation file.</summary>
+    /// <summary>One image: its name (the COCO <c>file_name</c>), its annotation file, and the image file itself.</summary>
     /// <param name="Name">The image's name.</param>
     /// <param name="AnnotationFile">The JSON list of annotations of it.</param>
-    public sealed record Image(string Name, string AnnotationFile);
+    /// <param name="ImageFile">The image, whose header gives its size when it has no annotation (only then is it read).</param>
+    public sealed record Image(string Name, string AnnotationFile, string? ImageFile = null);
 
     /// <summary>The merged COCO JSON (UTF-8) and the counts.</summary>
-    /// <exception cref="Sam2Exception">an annotation file is missing or not of the generator's form (file, annotation, field).</exception>
-    public static (byte[] Json, int Images, int Annotations) Merge(IEnumerable<Image> images)
+    /// <exception cref="Sam2Exception">an annotation file is missing or not of the generator's form (file, annotation, field), or an
+    /// image without annotations has no readable image file to take its size from.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked per image).</exception>
+    public static (byte[] Json, int Images, int Annotations) Merge(IEnumerable<Image> images, CancellationToken cancellationToken = default)
     {
         var sorted = images.OrderBy(i => i.Name, StringComparer.Ordinal).ToList();
         if (sorted.Select(i => i.Name).Distinct(StringComparer.Ordinal).Count() != sorted.Count)
@@ -30,7 +34,7 @@ public static class CocoMerge
         using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = false }))
         {
             w.WriteStartObject();
-            var parsed = sorted.Select(i => (i, Read(i.AnnotationFile))).ToList();
+            var parsed = sorted.Select(i => { cancellationToken.ThrowIfCancellationRequested(); return (i, Read(i.AnnotationFile)); }).ToList();
             w.WriteStartArray("images");
             for (int k = 0; k < parsed.Count; k++)
             {
@@ -38,8 +42,9 @@ public static class CocoMerge
                 w.WriteStartObject();
                 w.WriteNumber("id", k + 1);
                 w.WriteString("file_name", image.Name);
-                // The size is that of the masks; an image without any has no size recorded in its file.
-                if (anns.Count > 0) { w.WriteNumber("height", anns[0].Rle.Height); w.WriteNumber("width", anns[0].Rle.Width); }
+                var (height, width) = anns.Count > 0 ? (anns[0].Rle.Height, anns[0].Rle.Width) : HeaderSize(image);
+                w.WriteNumber("height", height);
+                w.WriteNumber("width", width);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -69,6 +74,19 @@ public static class CocoMerge
     }
 
     sealed record Annotation(CocoRle Rle, IReadOnlyList<(string Name, JsonElement Value)> Rest);
+
+    // An image without masks has no size in its annotation file: its own header has it (nothing is decoded).
+    static (int Height, int Width) HeaderSize(Image image)
+    {
+        if (image.ImageFile is not { } file)
+            throw new Sam2Exception($"image {image.Name} has no annotation and no image file is known to read its size from (its task report names none: re-run that task with this sam2)");
+        try
+        {
+            var (width, height) = Imaging.RgbImage.ReadSize(file);
+            return (height, width);
+        }
+        catch (Sam2Exception e) { throw new Sam2Exception($"image {image.Name} has no annotation, and its size cannot be read from {file}: {e.Message}"); }
+    }
 
     // Keeps every field of an annotation but the segmentation (area, bbox, scores, point and crop box) as written.
     static List<Annotation> Read(string path)

@@ -58,6 +58,7 @@ public sealed class ClickEvaluationResult
         return sb.ToString();
     }
 
+    /// <summary>The result as JSON (snake_case): the summary (mean IoU per click, NoC@85, NoC@90) and every target's IoUs, clicks and NoCs.</summary>
     public string ToJson() => JsonSerializer.Serialize(new
     {
         max_clicks = MaxClicks,

@@ -111,6 +111,9 @@ public static class VosBenchmark
     /// skipped with that reason when not (see <see cref="Run(VosBenchmarkPlan, VosBenchmarkOptions?, IProgress{Sam2Progress}?, CancellationToken)"/>);
     /// it is never scored as an empty prediction.
     /// </summary>
+    /// <param name="gtRoot">The ground-truth folder (one folder per video).</param>
+    /// <param name="predRoot">The predictions, in the same layout.</param>
+    /// <param name="strict">Every video must be on both sides, complete.</param>
     /// <param name="skipFirstAndLast">When given (and not strict), videos whose prediction lacks a frame or object that would be read
     /// are moved to the skipped list here, with the reason, so that the plan names every video left out before anything is scored.</param>
     public static VosBenchmarkPlan Plan(string gtRoot, string predRoot, bool strict, bool? skipFirstAndLast = null)

@@ -100,6 +100,7 @@ public sealed class OverlayVideoWriter : IDisposable
         return new Sam2Exception($"ffmpeg failed writing {path}: {Ffmpeg.FirstLine(err)}");
     }
 
+    /// <summary>Ends ffmpeg: killed (leaving an incomplete file for the caller to discard) unless the video was finished.</summary>
     public void Dispose()
     {
         if (!finished)

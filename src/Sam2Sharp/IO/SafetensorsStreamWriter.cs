@@ -33,5 +33,6 @@ public sealed class SafetensorsStreamWriter(string scratchPath) : IDisposable
         data.CopyTo(f);
     }
 
+    /// <summary>Closes the scratch file; it is its owner's to delete.</summary>
     public void Dispose() => data.Dispose();
 }

@@ -17,6 +17,13 @@ public sealed class CXBlock : nn.Module<Tensor, Tensor>
     private readonly Parameter? gamma;
     private readonly nn.Module<Tensor, Tensor> drop_path;
 
+    /// <summary>One ConvNeXt block of the memory encoder's fuser.</summary>
+    /// <param name="dim">Channels in and out.</param>
+    /// <param name="kernelSize">Depth-wise kernel size.</param>
+    /// <param name="padding">Depth-wise padding (kernelSize / 2 keeps the size).</param>
+    /// <param name="dropPath">Stochastic depth rate of the residual branch (training only).</param>
+    /// <param name="layerScaleInitValue">Initial layer scale gamma; 0 or less for none (then no <c>gamma</c> in the state dict).</param>
+    /// <param name="useDwconv">Depth-wise (grouped) convolution; false for a dense one.</param>
     public CXBlock(int dim, int kernelSize = 7, int padding = 3, double dropPath = 0.0,
                    double layerScaleInitValue = 1e-6, bool useDwconv = true)
         : base(nameof(CXBlock))
@@ -32,6 +39,7 @@ public sealed class CXBlock : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>B×dim×H×W → B×dim×H×W (residual).</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();

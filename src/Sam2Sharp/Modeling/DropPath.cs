@@ -8,8 +8,10 @@ public sealed class DropPath : nn.Module<Tensor, Tensor>
 {
     private readonly double dropProb;
 
+    /// <summary>Drops a sample's branch with probability <paramref name="dropProb"/> (and scales the kept ones by 1/(1 − p)).</summary>
     public DropPath(double dropProb) : base(nameof(DropPath)) => this.dropProb = dropProb;
 
+    /// <summary><paramref name="x"/> itself in evaluation or with p = 0; else x times a per-sample 0 or 1/(1 − p).</summary>
     public override Tensor forward(Tensor x)
     {
         if (dropProb == 0.0 || !training) return x;

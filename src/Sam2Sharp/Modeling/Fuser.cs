@@ -37,6 +37,7 @@ public sealed class Fuser : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>B×C×H×W (pixel features plus the downsampled mask) → B×C×H×W.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();

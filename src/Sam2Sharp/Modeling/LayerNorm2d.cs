@@ -11,6 +11,7 @@ public sealed class LayerNorm2d : nn.Module<Tensor, Tensor>
     private readonly Parameter bias;
     private readonly double eps;
 
+    /// <summary>A norm over <paramref name="numChannels"/> channels with a learned per-channel scale and shift.</summary>
     public LayerNorm2d(int numChannels, double eps = 1e-6) : base(nameof(LayerNorm2d))
     {
         weight = new Parameter(ones(numChannels));
@@ -29,6 +30,7 @@ public sealed class LayerNorm2d : nn.Module<Tensor, Tensor>
     public Tensor ForwardChannelsLast(Tensor x) =>
         nn.functional.layer_norm(x, new[] { x.shape[^1] }, weight.to_type(x.dtype), bias.to_type(x.dtype), eps);
 
+    /// <summary>N×C×H×W → N×C×H×W, each pixel's channels normalised (statistics in float32, output in the input's dtype).</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();

@@ -12,6 +12,11 @@ public sealed class MaskDownSampler : nn.Module<Tensor, Tensor>
 {
     private readonly Sequential encoder;
 
+    /// <param name="embedDim">Output channels (the image embedding's width).</param>
+    /// <param name="kernelSize">Kernel of each strided convolution.</param>
+    /// <param name="stride">Stride of each step.</param>
+    /// <param name="padding">Padding of each strided convolution.</param>
+    /// <param name="totalStride">The overall downsampling; a power of <paramref name="stride"/> (16: the image embedding's stride).</param>
     /// <param name="activation">Builds the activation module of each step; GELU when null.</param>
     public MaskDownSampler(int embedDim = 256, int kernelSize = 4, int stride = 4, int padding = 0,
                            int totalStride = 16, Func<nn.Module<Tensor, Tensor>>? activation = null)
@@ -38,5 +43,6 @@ public sealed class MaskDownSampler : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>B×1×H×W mask (probabilities) → B×embed_dim×H/total_stride×W/total_stride, the size of the image embedding.</summary>
     public override Tensor forward(Tensor x) => encoder.forward(x);
 }

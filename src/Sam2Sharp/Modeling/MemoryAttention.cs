@@ -39,10 +39,12 @@ public sealed class MemoryAttention : nn.Module<Tensor, Tensor, Tensor?, Tensor?
         RegisterComponents();
     }
 
+    /// <summary>The width of the current frame's tokens (d_model, 256).</summary>
     public int DModel { get; }
 
     static readonly string[] LayerSections = Enumerable.Range(0, 8).Select(i => $"memory_attention.layer{i}").ToArray();
     static string LayerSection(int i) => i < LayerSections.Length ? LayerSections[i] : $"memory_attention.layer{i}";
+    /// <summary>How many <see cref="MemoryAttentionLayer"/>s (4 in the official configs).</summary>
     public int NumLayers => layers.Count;
 
     private static List<MemoryAttentionLayer> Clones(Func<MemoryAttentionLayer> factory, int n)
@@ -95,6 +97,7 @@ public sealed class MemoryAttention : nn.Module<Tensor, Tensor, Tensor?, Tensor?
         return normed.MoveToOuterDisposeScope();
     }
 
+    /// <summary><see cref="forward"/> with the positions optional and no object pointers by default.</summary>
     public Tensor Forward(Tensor curr, Tensor memory, Tensor? currPos = null, Tensor? memoryPos = null, int numObjPtrTokens = 0) =>
         forward(curr, memory, currPos, memoryPos, numObjPtrTokens);
 

@@ -20,6 +20,16 @@ public sealed class MemoryAttentionLayer : nn.Module<Tensor, Tensor, Tensor?, Te
     private readonly Func<Tensor, Tensor> activation;
     private readonly bool posEncAtAttn, posEncAtCrossAttnKeys, posEncAtCrossAttnQueries;
 
+    /// <summary>One layer, as the reference's MemoryAttentionLayer.</summary>
+    /// <param name="activation">The feed-forward activation (relu in the official configs).</param>
+    /// <param name="crossAttention">Attention to the memories: a <see cref="Sam.RoPEAttention"/> with keys of the memory width (kv_in_dim 64) in SAM 2.</param>
+    /// <param name="dModel">Width of the current frame's tokens.</param>
+    /// <param name="dimFeedforward">Hidden width of the feed-forward MLP.</param>
+    /// <param name="dropout">Dropout after each sub-layer (training only).</param>
+    /// <param name="posEncAtAttn">Add the query positions before self-attention.</param>
+    /// <param name="posEncAtCrossAttnKeys">Add the memory positions to the cross-attention keys.</param>
+    /// <param name="posEncAtCrossAttnQueries">Add the query positions to the cross-attention queries.</param>
+    /// <param name="selfAttention">Self-attention over the current frame (a <see cref="Sam.RoPEAttention"/> in SAM 2).</param>
     public MemoryAttentionLayer(string activation, Attention crossAttention, int dModel, int dimFeedforward,
                                 double dropout, bool posEncAtAttn, bool posEncAtCrossAttnKeys,
                                 bool posEncAtCrossAttnQueries, Attention selfAttention)
@@ -44,8 +54,11 @@ public sealed class MemoryAttentionLayer : nn.Module<Tensor, Tensor, Tensor?, Te
         RegisterComponents();
     }
 
+    /// <summary>The width of the current frame's tokens.</summary>
     public int DModel { get; }
+    /// <summary>The self-attention over the current frame's tokens.</summary>
     public Attention SelfAttention => self_attn;
+    /// <summary>The cross-attention from the current frame to the memories; when it is a RoPE attention, object-pointer tokens are left unrotated.</summary>
     public Attention CrossAttention => cross_attn_image;
 
     private Tensor ForwardSelfAttention(Tensor tgt, Tensor? queryPos)
@@ -82,6 +95,7 @@ public sealed class MemoryAttentionLayer : nn.Module<Tensor, Tensor, Tensor?, Te
         return tgt.MoveToOuterDisposeScope();
     }
 
+    /// <summary><see cref="forward"/> with the positions optional and every key rotated by default.</summary>
     public Tensor Forward(Tensor tgt, Tensor memory, Tensor? pos = null, Tensor? queryPos = null, int numKExcludeRope = 0) =>
         forward(tgt, memory, pos, queryPos, numKExcludeRope);
 }

@@ -20,6 +20,12 @@ public sealed class MemoryEncoder : nn.Module<Tensor, Tensor, bool, MemoryEncode
     private readonly nn.Module<Tensor, Tensor> position_encoding;
     private readonly nn.Module<Tensor, Tensor> out_proj;
 
+    /// <summary>The memory encoder as the reference's MemoryEncoder.</summary>
+    /// <param name="outDim">Channels of a memory (mem_dim, 64 in SAM 2); a 1×1 projection when it differs from <paramref name="inDim"/>.</param>
+    /// <param name="maskDownsampler">Brings the mask to the embedding's size (a <see cref="MaskDownSampler"/>).</param>
+    /// <param name="fuser">Mixes pixel features and mask (a <see cref="Fuser"/> of <see cref="CXBlock"/>s).</param>
+    /// <param name="positionEncoding">The position encoding of the memory (a <see cref="PositionEmbeddingSine"/>).</param>
+    /// <param name="inDim">Channels of the pixel features (the neck's d_model).</param>
     public MemoryEncoder(int outDim, nn.Module<Tensor, Tensor> maskDownsampler, nn.Module<Tensor, Tensor> fuser,
                          nn.Module<Tensor, Tensor> positionEncoding, int inDim = 256)
         : base(nameof(MemoryEncoder))
@@ -51,6 +57,7 @@ public sealed class MemoryEncoder : nn.Module<Tensor, Tensor, bool, MemoryEncode
         return new MemoryEncoderOutput(x.MoveToOuterDisposeScope(), new[] { pos.MoveToOuterDisposeScope() });
     }
 
+    /// <summary><see cref="forward"/> with the mask given as logits by default.</summary>
     public MemoryEncoderOutput Forward(Tensor pixFeat, Tensor masks, bool skipMaskSigmoid = false) =>
         forward(pixFeat, masks, skipMaskSigmoid);
 }

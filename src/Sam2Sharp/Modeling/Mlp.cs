@@ -12,6 +12,13 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
     private readonly bool sigmoidOutput;
     private readonly Func<Tensor, Tensor> act;
 
+    /// <summary><paramref name="numLayers"/> linear layers inputDim → hiddenDim → … → outputDim.</summary>
+    /// <param name="inputDim">Input width.</param>
+    /// <param name="hiddenDim">Width between the layers.</param>
+    /// <param name="outputDim">Output width.</param>
+    /// <param name="numLayers">Number of linear layers.</param>
+    /// <param name="activation">relu, gelu or glu, after every layer but the last.</param>
+    /// <param name="sigmoidOutput">A sigmoid on the output (the IoU head with iou_prediction_use_sigmoid).</param>
     public Mlp(int inputDim, int hiddenDim, int outputDim, int numLayers,
                string activation = "relu", bool sigmoidOutput = false) : base(nameof(Mlp))
     {
@@ -26,6 +33,7 @@ public sealed class Mlp : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>…×inputDim → …×outputDim.</summary>
     public override Tensor forward(Tensor x)
     {
         for (int i = 0; i < numLayers; i++)

@@ -6,6 +6,7 @@ namespace Sam2Sharp.Modeling;
 /// <summary>One simulated click: pixel (x, y) and whether it is positive (adds the pixel to the object).</summary>
 public readonly record struct SampledClick(int X, int Y, bool Positive)
 {
+    /// <summary>The SAM point label: 1 for a positive click, 0 for a negative one.</summary>
     public int Label => Positive ? 1 : 0;
     /// <summary>The click as a prompt (foreground when positive).</summary>
     public PromptPoint ToPromptPoint() => new(X, Y, Positive ? PointLabel.Foreground : PointLabel.Background);

@@ -12,6 +12,9 @@ public sealed class PositionEmbeddingRandom : nn.Module<int, int, Tensor>
     // A persistent buffer: part of the official state dict.
     private readonly Tensor positional_encoding_gaussian_matrix;
 
+    /// <summary>A random 2×<paramref name="numPosFeats"/> frequency matrix (a buffer of the state dict, so checkpoints restore it).</summary>
+    /// <param name="numPosFeats">Frequencies; the encoding has twice as many channels (sin and cos).</param>
+    /// <param name="scale">Standard deviation of the frequencies; 1 when null or not positive.</param>
     public PositionEmbeddingRandom(int numPosFeats = 64, double? scale = null) : base(nameof(PositionEmbeddingRandom))
     {
         double s = scale is null || scale <= 0.0 ? 1.0 : scale.Value;

@@ -15,11 +15,16 @@ public sealed class PositionEmbeddingSine : nn.Module<Tensor, Tensor>
     private readonly bool normalize;
     private readonly double scale;
 
+    /// <summary>Channels of the encoding (half for rows, half for columns).</summary>
     public int NumPosFeats => 2 * halfFeats;
 
     // Not Tensor fields, so that the kept grids never become buffers of the state dict.
     private readonly Dictionary<(long H, long W, string Device), Tensor> grids = new();
 
+    /// <param name="numPosFeats">Channels of the encoding; even.</param>
+    /// <param name="temperature">The frequency base.</param>
+    /// <param name="normalize">Scale the coordinates to [0, <paramref name="scale"/>].</param>
+    /// <param name="scale">The normalised range; 2π when null (needs <paramref name="normalize"/>).</param>
     /// <param name="warmupCache">Accepted for config compatibility; the reference only warms a CUDA cache.</param>
     /// <param name="imageSize">Accepted for config compatibility (cache warm-up only).</param>
     /// <param name="strides">Accepted for config compatibility (cache warm-up only).</param>
@@ -52,6 +57,7 @@ public sealed class PositionEmbeddingSine : nn.Module<Tensor, Tensor>
         return stack(new[] { sin, cos }, dim: -1).flatten(-2);
     }
 
+    /// <summary>The encoding of <paramref name="x"/>'s grid (only its shape and device are used): B×NumPosFeats×H×W in float32.</summary>
     public override Tensor forward(Tensor x)
     {
         long b = x.shape[0], h = x.shape[^2], w = x.shape[^1];
@@ -90,6 +96,7 @@ public sealed class PositionEmbeddingSine : nn.Module<Tensor, Tensor>
         return pos.MoveToOuterDisposeScope();
     }
 
+    /// <summary>Frees the kept grids.</summary>
     protected override void Dispose(bool disposing)
     {
         if (disposing) lock (grids) { foreach (var t in grids.Values) t.Dispose(); grids.Clear(); }

@@ -25,12 +25,17 @@ public partial class Sam2Base : nn.Module
     /// <summary>The logit given to "no object" pixels.</summary>
     public const float NoObjScore = -1024.0f;
 
+    /// <summary>The model's config (the official YAML's model section, typed): sizes, memory and post-processing settings.</summary>
     public Sam2Config Config { get; }
-    /// <summary>The options the model was built with (<see cref="Sam2Builder.Load"/>); a model made from a config directly has no post-processing beyond its config.</summary>
+    /// <summary>The options the model was built with (<see cref="Sam2Builder.Load(string, string, Sam2ModelOptions)"/>); a model made from a config directly has no post-processing beyond its config.</summary>
     public Sam2ModelOptions Options { get; }
+    /// <summary>The input size in pixels (image_size, 1024): frames are resized to ImageSize×ImageSize.</summary>
     public int ImageSize => Config.ImageSize;
+    /// <summary>Width of the image features and SAM heads (the neck's d_model, 256).</summary>
     public int HiddenDim { get; }
+    /// <summary>Channels of a spatial memory and an object-pointer token (the memory encoder's out_dim, 64).</summary>
     public int MemDim { get; }
+    /// <summary>Temporal slots of the memory bank (num_maskmem, 7): the conditioning frames share one, up to 6 recent frames take the others.</summary>
     public int NumMaskmem => Config.NumMaskmem;
 
     private readonly ImageEncoder image_encoder;
@@ -43,9 +48,13 @@ public partial class Sam2Base : nn.Module
     private readonly MaskDecoder sam_mask_decoder;
     private readonly nn.Module<Tensor, Tensor> obj_ptr_proj, obj_ptr_tpos_proj;
 
+    /// <summary>The image encoder (Hiera trunk and FPN neck).</summary>
     public ImageEncoder ImageEncoder => image_encoder;
+    /// <summary>SAM's prompt encoder.</summary>
     public PromptEncoder PromptEncoder => sam_prompt_encoder;
+    /// <summary>SAM's mask decoder.</summary>
     public MaskDecoder MaskDecoder => sam_mask_decoder;
+    /// <summary>The learned 1×1×HiddenDim "no memory" embedding, for an image or an initial conditioning frame: added to its features (directly_add_no_mem_embed, the official setting), else attended to as the only memory.</summary>
     public Tensor NoMemEmbed => no_mem_embed;
     /// <summary>The device of the weights; every tensor the library makes for this model is made there.</summary>
     public Device Device => no_mem_embed.device;

@@ -17,10 +17,19 @@ public sealed class FpnNeck : nn.Module<IReadOnlyList<Tensor>, (IReadOnlyList<Te
     private readonly bool fuseAvg;
     private readonly HashSet<int> topDownLevels;
 
+    /// <summary>Channels of every neck output (d_model, 256 in the official configs): the width the SAM heads and memory attention work in.</summary>
     public int DModel { get; }
+    /// <summary>The trunk's channels per level, lowest resolution first; must equal <see cref="Hiera.ChannelList"/>.</summary>
     public IReadOnlyList<int> BackboneChannelList { get; }
+    /// <summary>The levels (0 = highest resolution) that add the 2× upsampled coarser output to their lateral convolution; SAM 2 uses only the two coarsest (2, 3), so the stride-4 and stride-8 features stay local.</summary>
     public IReadOnlyList<int> FpnTopDownLevels { get; }
 
+    /// <summary>The neck of the official configs (FpnNeck): one 1×1 lateral convolution per trunk level, top-down fusion on <paramref name="fpnTopDownLevels"/>.</summary>
+    /// <param name="positionEncoding">The position encoding of each output (a <see cref="PositionEmbeddingSine"/>).</param>
+    /// <param name="dModel">Output channels of every level.</param>
+    /// <param name="kernelSize">Kernel of the lateral convolutions.</param>
+    /// <param name="stride">Stride of the lateral convolutions.</param>
+    /// <param name="padding">Padding of the lateral convolutions.</param>
     /// <param name="backboneChannelList">Trunk channels, lowest resolution first (Hiera.ChannelList).</param>
     /// <param name="fpnInterpModel">nearest, bilinear, bicubic, ... (a torch interpolate mode).</param>
     /// <param name="fuseType">sum or avg.</param>
@@ -53,6 +62,11 @@ public sealed class FpnNeck : nn.Module<IReadOnlyList<Tensor>, (IReadOnlyList<Te
         RegisterComponents();
     }
 
+    /// <summary>
+    /// The trunk's maps (highest resolution first, B×C_i×h_i×w_i) → the same levels with d_model channels, and their
+    /// position encodings (B×d_model×h_i×w_i, in the features' dtype).
+    /// </summary>
+    /// <exception cref="ArgumentException">the number of maps is not the number of trunk levels.</exception>
     public override (IReadOnlyList<Tensor> features, IReadOnlyList<Tensor> pos) forward(IReadOnlyList<Tensor> xs)
     {
         int count = convs.Count;

@@ -21,15 +21,28 @@ public sealed class Hiera : nn.Module<Tensor, IReadOnlyList<Tensor>>
 
     /// <summary>Output channels per returned level, lowest resolution first (as the neck's backboneChannelList).</summary>
     public IReadOnlyList<int> ChannelList { get; }
+    /// <summary>The index of each stage's last block; the trunk returns the map after these blocks.</summary>
     public IReadOnlyList<int> StageEnds => stageEnds;
+    /// <summary>The attention window size of each stage (a block in <see cref="GlobalAttBlocks"/> attends globally instead).</summary>
     public IReadOnlyList<int> WindowSpec { get; }
+    /// <summary>The blocks that attend over the whole map instead of windows (global_att_blocks).</summary>
     public IReadOnlyList<int> GlobalAttBlocks { get; }
+    /// <summary>The blocks that pool their queries by q_stride (the first block of each of the first q_pool stages after the first), so the map shrinks between stages.</summary>
     public IReadOnlyList<int> QPoolBlocks { get; }
 
+    /// <summary>The Hiera trunk of an official config (defaults as the reference class's).</summary>
+    /// <param name="embedDim">Channels of the first stage (multiplied by <paramref name="dimMul"/> at each stage change).</param>
+    /// <param name="numHeads">Heads of the first stage (multiplied by <paramref name="headMul"/> at each stage change).</param>
+    /// <param name="dropPathRate">Stochastic depth rate of the last block, rising linearly from 0 (training only).</param>
+    /// <param name="qPool">How many stage changes pool the queries.</param>
+    /// <param name="qStride">The query pooling stride; default (2, 2).</param>
+    /// <param name="dimMul">Channel multiplier per stage.</param>
+    /// <param name="headMul">Head multiplier per stage.</param>
     /// <param name="stages">Blocks per stage; default (2, 3, 16, 3).</param>
     /// <param name="windowPosEmbedBkgSpatialSize">Size of the background position embedding; default (14, 14).</param>
     /// <param name="windowSpec">Window size per stage; default (8, 4, 14, 7).</param>
     /// <param name="globalAttBlocks">Blocks with global attention; default (12, 16, 20); empty for none.</param>
+    /// <param name="returnIntermLayers">Return every stage's output (the neck needs all four); false for the last only.</param>
     /// <param name="weightsPath">Optional PyTorch checkpoint (a state dict of this trunk) loaded non-strictly.</param>
     public Hiera(int embedDim = 96, int numHeads = 1, double dropPathRate = 0.0, int qPool = 3,
                  (int, int)? qStride = null, int[]? stages = null, double dimMul = 2.0, double headMul = 2.0,
@@ -111,6 +124,7 @@ public sealed class Hiera : nn.Module<Tensor, IReadOnlyList<Tensor>>
     /// <summary>How many blocks the trunk runs.</summary>
     public int Depth => blocks.Count;
 
+    /// <summary>B×3×H×W normalised image → one B×C×h×w map per stage end, highest resolution first (strides 4, 8, 16, 32); only the last with returnIntermLayers false.</summary>
     public override IReadOnlyList<Tensor> forward(Tensor x) => Forward(x, null);
 
     /// <summary><see cref="forward"/>, calling <paramref name="blocksDone"/> with the count of blocks run after each one.</summary>

@@ -11,6 +11,7 @@ namespace Sam2Sharp.Modeling.Backbones;
 public sealed record BackboneOutput(Tensor VisionFeatures, IReadOnlyList<Tensor> VisionPosEnc, IReadOnlyList<Tensor> BackboneFpn)
     : IDisposable
 {
+    /// <summary>Frees every feature and position-encoding tensor it holds.</summary>
     public void Dispose()
     {
         foreach (var t in BackboneFpn) t.Dispose();
@@ -25,10 +26,15 @@ public sealed class ImageEncoder : nn.Module<Tensor, BackboneOutput>
     private readonly Hiera trunk;
     private readonly FpnNeck neck;
 
+    /// <summary>How many of the lowest-resolution levels are dropped after the neck (1 in SAM 2: the stride-32 level is not used).</summary>
     public int Scalp { get; }
+    /// <summary>The Hiera trunk.</summary>
     public Hiera Trunk => trunk;
+    /// <summary>The FPN neck.</summary>
     public FpnNeck Neck => neck;
 
+    /// <summary>Joins a trunk and a neck whose channel lists match.</summary>
+    /// <exception cref="ArgumentException">the trunk's <see cref="Hiera.ChannelList"/> differs from the neck's <see cref="FpnNeck.BackboneChannelList"/>.</exception>
     public ImageEncoder(Hiera trunk, FpnNeck neck, int scalp = 0) : base(nameof(ImageEncoder))
     {
         if (!trunk.ChannelList.SequenceEqual(neck.BackboneChannelList))
@@ -39,6 +45,7 @@ public sealed class ImageEncoder : nn.Module<Tensor, BackboneOutput>
         RegisterComponents();
     }
 
+    /// <summary>B×3×S×S normalised image → the kept FPN levels (highest resolution first) and their position encodings.</summary>
     public override BackboneOutput forward(Tensor sample) => Forward(sample, null);
 
     /// <summary>

@@ -15,9 +15,16 @@ public sealed class MultiScaleAttention : nn.Module<Tensor, Tensor>
     private readonly nn.Module<Tensor, Tensor>? q_pool;
     private readonly int numHeads;
 
+    /// <summary>Input channels.</summary>
     public int Dim { get; }
+    /// <summary>Output channels (larger than <see cref="Dim"/> in a stage's first block).</summary>
     public int DimOut { get; }
 
+    /// <summary>Attention with a fused qkv projection to <paramref name="dimOut"/> channels.</summary>
+    /// <param name="dim">Input channels.</param>
+    /// <param name="dimOut">Output channels.</param>
+    /// <param name="numHeads">Attention heads.</param>
+    /// <param name="qPool">Pools the queries (a max pool of q_stride) at a stage change; null otherwise.</param>
     public MultiScaleAttention(int dim, int dimOut, int numHeads, nn.Module<Tensor, Tensor>? qPool = null)
         : base(nameof(MultiScaleAttention))
     {
@@ -40,6 +47,7 @@ public sealed class MultiScaleAttention : nn.Module<Tensor, Tensor>
         return y.MoveToOuterDisposeScope();
     }
 
+    /// <summary>B×H×W×dim (a window batch or the whole map) → B×H'×W'×dimOut, H'×W' the pooled size when the queries are pooled.</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();

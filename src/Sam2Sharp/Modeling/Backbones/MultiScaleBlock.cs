@@ -20,9 +20,21 @@ public sealed class MultiScaleBlock : nn.Module<Tensor, Tensor>
     private readonly (int, int)? qStride;
     private readonly int windowSize;
 
+    /// <summary>Input channels.</summary>
     public int Dim { get; }
+    /// <summary>Output channels (the next stage's width in a stage's first block).</summary>
     public int DimOut { get; }
 
+    /// <summary>One Hiera block as the reference builds it.</summary>
+    /// <param name="dim">Input channels.</param>
+    /// <param name="dimOut">Output channels; when different, the residual is projected.</param>
+    /// <param name="numHeads">Attention heads.</param>
+    /// <param name="mlpRatio">MLP hidden width as a multiple of <paramref name="dimOut"/>.</param>
+    /// <param name="dropPath">Stochastic depth rate of both residual branches (training only).</param>
+    /// <param name="normLayer">Only <c>LayerNorm</c>, as the official configs.</param>
+    /// <param name="qStride">Query pooling stride at a stage change; null otherwise.</param>
+    /// <param name="actLayer">The MLP's activation.</param>
+    /// <param name="windowSize">Attention window size; 0 for global attention.</param>
     public MultiScaleBlock(int dim, int dimOut, int numHeads, double mlpRatio = 4.0, double dropPath = 0.0,
                            string normLayer = "LayerNorm", (int, int)? qStride = null, string actLayer = "gelu",
                            int windowSize = 0) : base(nameof(MultiScaleBlock))
@@ -43,6 +55,7 @@ public sealed class MultiScaleBlock : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>B×H×W×dim → B×H'×W'×dimOut (H'×W' halved when the block pools its queries).</summary>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();

@@ -10,10 +10,20 @@ namespace Sam2Sharp.Modeling.Sam;
 /// </summary>
 public partial class Attention : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
+    /// <summary>The query, key, value and output projections (the state-dict names); keys and values come from kv_in_dim channels.</summary>
     protected readonly Linear q_proj, k_proj, v_proj, out_proj;
+    /// <summary>internalDim: embedding_dim / downsample_rate, the width attention runs in; numHeads: its heads.</summary>
     protected readonly int internalDim, numHeads;
+    /// <summary>The attention dropout probability, used only in training.</summary>
     protected readonly double dropoutP;
 
+    /// <summary>Attention as the reference's Attention.</summary>
+    /// <param name="embeddingDim">Width of the queries and of the output.</param>
+    /// <param name="numHeads">Heads; must divide embeddingDim / downsampleRate.</param>
+    /// <param name="downsampleRate">Internal width divisor (2 in the decoder's cross-attentions, so they run at 128 channels).</param>
+    /// <param name="dropout">Attention dropout in training.</param>
+    /// <param name="kvInDim">Width of keys and values when it differs (64: the memories in memory attention).</param>
+    /// <param name="name">The module name (a subclass passes its own).</param>
     public Attention(int embeddingDim, int numHeads, int downsampleRate = 1, double dropout = 0.0,
                      int? kvInDim = null, string name = nameof(Attention)) : base(name)
     {
@@ -57,8 +67,10 @@ public partial class Attention : nn.Module<Tensor, Tensor, Tensor, Tensor>
     /// <summary>Where a subclass rotates queries and keys (RoPE); identity here.</summary>
     protected virtual (Tensor q, Tensor k) PositionQueriesAndKeys(Tensor q, Tensor k, int numKExcludeRope) => (q, k);
 
+    /// <summary>B×Nq×C queries, B×Nk×kv_in_dim keys and values → B×Nq×C; a batch-1 input is shared by the whole batch.</summary>
     public override Tensor forward(Tensor q, Tensor k, Tensor v) => Forward(q, k, v, 0);
 
+    /// <summary><see cref="forward"/>, leaving the last <paramref name="numKExcludeRope"/> keys without rotary position (only a <see cref="RoPEAttention"/> rotates any).</summary>
     public Tensor Forward(Tensor q, Tensor k, Tensor v, int numKExcludeRope)
     {
         using var scope = NewDisposeScope();

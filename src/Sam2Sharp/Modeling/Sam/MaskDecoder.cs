@@ -43,16 +43,40 @@ public sealed class MaskDecoder : nn.Module
     /// </summary>
     public ScalarType ComputeType { get; private set; } = ScalarType.Float32;
 
+    /// <summary>Token width (the neck's d_model, 256).</summary>
     public int TransformerDim { get; }
+    /// <summary>Masks in multimask output (3: whole, part, subpart for an ambiguous prompt).</summary>
     public int NumMultimaskOutputs { get; }
+    /// <summary>Mask tokens: the single-mask token first, then the multimask ones.</summary>
     public int NumMaskTokens { get; }
+    /// <summary>Whether an object-score token and head predict if the object is on the frame at all (SAM 2's occlusion prediction).</summary>
     public bool PredObjScores { get; }
+    /// <summary>With multimask output, the object pointer comes from the multimask tokens, not the single-mask token.</summary>
     public bool UseMultimaskTokenForObjPtr { get; }
+    /// <summary>Whether the stride-4 and stride-8 backbone features are added while upscaling (SAM 2's high-resolution skip connections).</summary>
     public bool UseHighResFeatures { get; }
+    /// <summary>Without multimask output (in evaluation), take the single mask only when it is stable, else the best multimask one: a single click is often ambiguous.</summary>
     public bool DynamicMultimaskViaStability { get; }
+    /// <summary>The logit offset of the stability score (IoU of the mask at +delta and −delta).</summary>
     public double DynamicMultimaskStabilityDelta { get; }
+    /// <summary>The stability score under which the single mask is replaced by the best multimask one.</summary>
     public double DynamicMultimaskStabilityThresh { get; }
 
+    /// <summary>SAM 2's mask decoder; the arguments after the transformer are the config's sam_mask_decoder_extra_args.</summary>
+    /// <param name="transformerDim">Token width.</param>
+    /// <param name="transformer">The two-way transformer.</param>
+    /// <param name="numMultimaskOutputs">Masks in multimask output.</param>
+    /// <param name="activation">The upscaling's activation.</param>
+    /// <param name="iouHeadDepth">Layers of the IoU head.</param>
+    /// <param name="iouHeadHiddenDim">Hidden width of the IoU head.</param>
+    /// <param name="useHighResFeatures">See <see cref="UseHighResFeatures"/>.</param>
+    /// <param name="iouPredictionUseSigmoid">A sigmoid on the IoU head's output.</param>
+    /// <param name="dynamicMultimaskViaStability">See <see cref="DynamicMultimaskViaStability"/>.</param>
+    /// <param name="dynamicMultimaskStabilityDelta">See <see cref="DynamicMultimaskStabilityDelta"/>.</param>
+    /// <param name="dynamicMultimaskStabilityThresh">See <see cref="DynamicMultimaskStabilityThresh"/>.</param>
+    /// <param name="predObjScores">See <see cref="PredObjScores"/>.</param>
+    /// <param name="predObjScoresMlp">The object-score head is a 3-layer MLP rather than one linear layer.</param>
+    /// <param name="useMultimaskTokenForObjPtr">See <see cref="UseMultimaskTokenForObjPtr"/>.</param>
     public MaskDecoder(int transformerDim, TwoWayTransformer transformer, int numMultimaskOutputs = 3,
                        string activation = "gelu", int iouHeadDepth = 3, int iouHeadHiddenDim = 256,
                        bool useHighResFeatures = false, bool iouPredictionUseSigmoid = false,

@@ -19,11 +19,21 @@ public sealed class PromptEncoder : nn.Module<(Tensor coords, Tensor labels)?, T
     private readonly Sequential mask_downscaling;
     private readonly Embedding no_mask_embed;
 
+    /// <summary>Width of the prompt embeddings (the neck's d_model, 256).</summary>
     public int EmbedDim { get; }
+    /// <summary>The image embedding's grid (64×64 for a 1024 px model): the dense embedding's size.</summary>
     public (int h, int w) ImageEmbeddingSize { get; }
+    /// <summary>The model's input size in pixels (1024×1024); point and box coordinates are normalised by it.</summary>
     public (int h, int w) InputImageSize { get; }
+    /// <summary>The size of a mask prompt: 4× the embedding grid (256×256), that of the decoder's low-resolution logits.</summary>
     public (int h, int w) MaskInputSize { get; }
 
+    /// <summary>SAM's prompt encoder.</summary>
+    /// <param name="embedDim">Width of the prompt embeddings.</param>
+    /// <param name="imageEmbeddingSize">The image embedding's grid (h, w).</param>
+    /// <param name="inputImageSize">The model's input size (h, w) in pixels.</param>
+    /// <param name="maskInChans">Hidden channels of the mask prompt's downscaling (16).</param>
+    /// <param name="activation">gelu or relu, in the mask downscaling.</param>
     public PromptEncoder(int embedDim, (int h, int w) imageEmbeddingSize, (int h, int w) inputImageSize,
                          int maskInChans, string activation = "gelu") : base(nameof(PromptEncoder))
     {

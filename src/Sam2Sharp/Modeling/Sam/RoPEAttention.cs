@@ -18,6 +18,15 @@ public sealed class RoPEAttention : Attention
     private readonly bool ropeKRepeat;
     private readonly int headDim;
 
+    /// <summary>Rotary attention as memory attention builds it.</summary>
+    /// <param name="embeddingDim">Width of the queries and of the output.</param>
+    /// <param name="numHeads">Heads.</param>
+    /// <param name="downsampleRate">Internal width divisor.</param>
+    /// <param name="dropout">Attention dropout in training.</param>
+    /// <param name="kvInDim">Width of keys and values (the memories' 64 in cross-attention).</param>
+    /// <param name="ropeTheta">The rotary frequency base.</param>
+    /// <param name="ropeKRepeat">The keys are several frames of the query grid (memories): the queries' rotations are repeated over them.</param>
+    /// <param name="featSizes">The token grid [w, h] the rotations are first computed for (64×64: a 1024 px image at stride 16).</param>
     public RoPEAttention(int embeddingDim, int numHeads, int downsampleRate = 1, double dropout = 0.0,
                          int? kvInDim = null, double ropeTheta = 10000.0, bool ropeKRepeat = false,
                          IReadOnlyList<int>? featSizes = null)
@@ -31,6 +40,7 @@ public sealed class RoPEAttention : Attention
         cache.Freqs = ComputeCis(featSizes[0], featSizes[1]);
     }
 
+    /// <summary>Whether the keys may outnumber the queries, their rotations repeating the query grid's (cross-attention to memories of several frames).</summary>
     public bool RopeKRepeat => ropeKRepeat;
 
     /// <summary>The rotations in use (N × head_dim/2 × 2, cos and sin), for inspection.</summary>
@@ -42,6 +52,8 @@ public sealed class RoPEAttention : Attention
         return Rope.ComputeAxialCis(headDim, endX, endY, ropeTheta, device).DetachFromDisposeScope();
     }
 
+    /// <summary>Rotates queries and keys by their axial grid positions, recomputing the rotations for a new token count;
+    /// the last <paramref name="numKExcludeRope"/> keys (object pointers, which have no place on the grid) stay unrotated.</summary>
     protected override (Tensor q, Tensor k) PositionQueriesAndKeys(Tensor q, Tensor k, int numKExcludeRope)
     {
         long nq = q.shape[^2], nk = k.shape[^2];
@@ -73,6 +85,7 @@ public sealed class RoPEAttention : Attention
         return (qOut, kOut);
     }
 
+    /// <summary>Frees the cached rotations.</summary>
     protected override void Dispose(bool disposing)
     {
         if (disposing) { cache.Freqs?.Dispose(); cache.Freqs = null; }

@@ -21,6 +21,13 @@ public sealed class TwoWayAttentionBlock : nn.Module<Tensor, Tensor, Tensor, Ten
     private readonly Attention cross_attn_image_to_token;
     private readonly bool skipFirstLayerPe;
 
+    /// <summary>One block of SAM's two-way transformer.</summary>
+    /// <param name="embeddingDim">Token width.</param>
+    /// <param name="numHeads">Attention heads.</param>
+    /// <param name="mlpDim">Hidden width of the token MLP.</param>
+    /// <param name="activation">The MLP's activation.</param>
+    /// <param name="attentionDownsampleRate">Internal width divisor of the two cross-attentions.</param>
+    /// <param name="skipFirstLayerPe">The first block: its self-attention takes the prompt tokens without position and without residual.</param>
     public TwoWayAttentionBlock(int embeddingDim, int numHeads, int mlpDim = 2048, string activation = "relu",
                                 int attentionDownsampleRate = 2, bool skipFirstLayerPe = false)
         : base(nameof(TwoWayAttentionBlock))
@@ -37,6 +44,7 @@ public sealed class TwoWayAttentionBlock : nn.Module<Tensor, Tensor, Tensor, Ten
         RegisterComponents();
     }
 
+    /// <summary>queries: B×N×C tokens, keys: B×hw×C image tokens, with their position encodings queryPe (the original tokens) and keyPe → the updated (queries, keys).</summary>
     public override (Tensor queries, Tensor keys) forward(Tensor queries, Tensor keys, Tensor queryPe, Tensor keyPe)
     {
         using var scope = NewDisposeScope();

@@ -15,11 +15,22 @@ public sealed class TwoWayTransformer : nn.Module<Tensor, Tensor, Tensor, (Tenso
     private readonly Attention final_attn_token_to_image;
     private readonly LayerNorm norm_final_attn;
 
+    /// <summary>Number of two-way blocks (2).</summary>
     public int Depth { get; }
+    /// <summary>Token width (the neck's d_model, 256).</summary>
     public int EmbeddingDim { get; }
+    /// <summary>Attention heads (8).</summary>
     public int NumHeads { get; }
+    /// <summary>Hidden width of the token MLPs (2048).</summary>
     public int MlpDim { get; }
 
+    /// <summary>The transformer of SAM's mask decoder; the first block skips the position encoding of its queries.</summary>
+    /// <param name="depth">Number of blocks.</param>
+    /// <param name="embeddingDim">Token width.</param>
+    /// <param name="numHeads">Attention heads.</param>
+    /// <param name="mlpDim">Hidden width of the token MLPs.</param>
+    /// <param name="activation">The MLPs' activation.</param>
+    /// <param name="attentionDownsampleRate">Internal width divisor of the cross-attentions.</param>
     public TwoWayTransformer(int depth, int embeddingDim, int numHeads, int mlpDim, string activation = "relu",
                              int attentionDownsampleRate = 2) : base(nameof(TwoWayTransformer))
     {

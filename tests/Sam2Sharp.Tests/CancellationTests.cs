@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Sam2Sharp.Batch;
+using Sam2Sharp.Cli.Commands;
+using Sam2Sharp.Evaluation;
+using Sam2Sharp.IO;
+using Sam2Sharp.Video;
+using Xunit;
+
+namespace Sam2Sharp.Tests;
+
+/// <summary>A batch cancelled through its token (the library) or by Ctrl-C (the CLI): nothing partial is visible, the
+/// finished items stay, and a re-run completes the rest.</summary>
+public sealed class CancellationTests : IDisposable
+{
+    readonly string dir = TestCli.TempDir("sam2-cancel-");
+
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    static string Folder => BatchVosTests.Folder;
+    static string Vos => BatchVosTests.Vos;
+
+    /// <summary>Reports synchronously (Progress&lt;T&gt; would post to the thread pool, too late to cancel at a given item).</summary>
+    sealed class OnReport(Action<Sam2Progress> action) : IProgress<Sam2Progress>
+    {
+        public void Report(Sam2Progress value) => action(value);
+    }
+
+    [Fact]
+    public void CancelledVosBatchThrowsAndLeavesOnlyFinishedVideos()
+    {
+        string output = Path.Combine(dir, "out");
+        var options = new VosInferenceOptions
+        {
+            BaseVideoDir = Path.Combine(Vos, "JPEGImages"), InputMaskDir = Path.Combine(Vos, "Annotations"), OutputMaskDir = output,
+        };
+        using var cts = new CancellationTokenSource();
+        using (var model = Sam2Builder.Load(Path.Combine(Folder, "config.yaml"), Path.Combine(Folder, "model.pt"), new Sam2ModelOptions { ApplyPostprocessing = false }))
+        {
+            var predictor = new Sam2VideoPredictor(model, VosInference.PredictorOptions(VosLayout.Palette));
+            var batch = VosInference.OpenBatch(options, VosInference.VideoNames(options.BaseVideoDir, null), Shard.All);
+            // Cancelled as the second video starts: its frames are being computed when the token is next checked.
+            var progress = new OnReport(p => { if (p.Item == "bedroom_b" && p.Done == 1) cts.Cancel(); });
+            Assert.ThrowsAny<OperationCanceledException>(() => VosInference.Run(predictor, options, batch, progress, cts.Token));
+        }
+        // The report is written all the same: the first video done, the second cancelled.
+        var report = TaskReport.Read(TaskReport.PathFor(output, Shard.All));
+        Assert.Equal([("bedroom_a", ItemStatus.Done, (string?)null), ("bedroom_b", ItemStatus.Failed, "cancelled")],
+            report.Items.Select(i => (i.Name, i.Status, i.Error)));
+        Assert.True(Directory.Exists(Path.Combine(output, "bedroom_a")));
+        // Nothing of the cancelled video, visible or under a hidden name.
+        Assert.False(Directory.Exists(Path.Combine(output, "bedroom_b")));
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(output), e => Path.GetFileName(e).StartsWith(".bedroom_b"));
+
+        // The re-run skips the finished video and completes the other.
+        Assert.Equal(0, TestCli.Run(VosCommand.Create(), BatchVosTests.Args(output)));
+        var rerun = TaskReport.Read(TaskReport.PathFor(output, Shard.All));
+        Assert.Equal([ItemStatus.Skipped, ItemStatus.Done], rerun.Items.Select(i => i.Status));
+        Assert.Equal(Directory.GetFiles(Path.Combine(output, "bedroom_a")).Length, Directory.GetFiles(Path.Combine(output, "bedroom_b")).Length);
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    static extern int kill(int pid, int sig);
+
+    /// <summary>Ctrl-C (SIGINT) while the CLI writes a video's frames: the command's token reaches the library, which stops
+    /// at the next frame; one line on standard error, exit 130, nothing of the video left, visible or hidden.</summary>
+    [Fact]
+    public void CtrlCStopsTheCliWithOneLineAndNoPartialOutput()
+    {
+        Assert.True(OperatingSystem.IsLinux(), "this test sends a POSIX signal");
+        string output = Path.Combine(dir, "interrupted");
+        var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "sam2.dll"), .. BatchVosTests.Args(output)])
+        { RedirectStandardOutput = true, RedirectStandardError = true };
+        bool signalled = false;
+        string stderr;
+        int code;
+        using (var p = Process.Start(psi)!)
+        {
+            var err = p.StandardError.ReadToEndAsync();
+            _ = p.StandardOutput.ReadToEndAsync();
+            var deadline = DateTime.UtcNow.AddMinutes(3);
+            while (!p.HasExited && DateTime.UtcNow < deadline)
+            {
+                var staged = Directory.Exists(output) ? Directory.GetDirectories(output, ".bedroom_a.partial-*") : [];
+                if (staged.Any(d => Directory.EnumerateFiles(d, "*.png").Any()))
+                {
+                    Assert.Equal(0, kill(p.Id, 2));
+                    signalled = true;
+                    break;
+                }
+                Thread.Sleep(5);
+            }
+            Assert.True(p.WaitForExit(60_000), "the run did not end after SIGINT");
+            code = p.ExitCode;
+            stderr = err.Result;
+        }
+        Assert.True(signalled, "the run ended before a frame of the first video was written, so nothing was interrupted mid-video");
+        Assert.Equal(Sam2Sharp.Cli.Commands.Cli.Cancelled, code);
+        Assert.Equal("error: cancelled; nothing partial was written (a batch re-run resumes after its finished items)", stderr.TrimEnd('\n'));
+        Assert.Empty(BatchVosTests.Visible(output));
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(output), e => Path.GetFileName(e).StartsWith(".bedroom"));
+        Assert.Equal("cancelled", TaskReport.Read(TaskReport.PathFor(output, Shard.All)).Items[0].Error);
+    }
+}
