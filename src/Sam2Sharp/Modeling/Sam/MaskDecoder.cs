@@ -37,12 +37,6 @@ public sealed class MaskDecoder : nn.Module
     // The upscaling's activation in place, for inference (the passes over B×C/8×4h×4w are memory-bound).
     private readonly Func<Tensor, Tensor> activationInPlace;
 
-    /// <summary>
-    /// The dtype of the two-way transformer and the upscaling: bfloat16 after <see cref="UseBFloat16"/>. The
-    /// hypernetwork and the IoU and object-score heads stay float32, and the mask logits come back as float32.
-    /// </summary>
-    public ScalarType ComputeType { get; private set; } = ScalarType.Float32;
-
     /// <summary>Token width (the neck's d_model, 256).</summary>
     public int TransformerDim { get; }
     /// <summary>Masks in multimask output (3: whole, part, subpart for an ambiguous prompt).</summary>
@@ -129,15 +123,6 @@ public sealed class MaskDecoder : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>Converts the two-way transformer's and the upscaling's weights to bfloat16, once (at load).</summary>
-    internal void UseBFloat16()
-    {
-        using var _ = no_grad();
-        transformer.to(ScalarType.BFloat16);
-        output_upscaling.to(ScalarType.BFloat16);
-        ComputeType = ScalarType.BFloat16;
-    }
-
     /// <summary>The decoder's 1×1 projection of the stride-4 backbone features (applied by SAM2Base).</summary>
     public Tensor ConvS0(Tensor x) =>
         (conv_s0 ?? throw new InvalidOperationException("the decoder was built without high-resolution features")).forward(x);
@@ -220,9 +205,7 @@ public sealed class MaskDecoder : nn.Module
         long c = src.shape[1], h = src.shape[2], w = src.shape[3];
 
         var transformerSection = Profiler.Time("decoder.transformer");
-        var dt = ComputeType;
-        var (hs, srcOut) = transformer.forward(src.to_type(dt), posSrc.to_type(dt), tokens.to_type(dt));
-        hs = hs.to_type(ScalarType.Float32); // the tokens go to the float32 heads
+        var (hs, srcOut) = transformer.forward(src, posSrc, tokens);
         transformerSection.Dispose();
         using var headsSection = Profiler.Time("decoder.upscaling_and_heads");
         var iouTokenOut = hs[.., s, ..];
@@ -238,7 +221,7 @@ public sealed class MaskDecoder : nn.Module
         var hyperIn = stack(Enumerable.Range(0, NumMaskTokens)
             .Select(i => output_hypernetworks_mlps[i].forward(maskTokensOut[.., i, ..])).ToArray(), 1);
         long uh = upscaled.shape[1], uw = upscaled.shape[2];
-        var masks = hyperIn.to_type(dt).matmul(upscaled.flatten(1, 2).transpose(1, 2)).view(b, -1, uh, uw).to_type(ScalarType.Float32);
+        var masks = hyperIn.matmul(upscaled.flatten(1, 2).transpose(1, 2)).view(b, -1, uh, uw);
 
         section.Dispose();
         section = Profiler.Time("decoder.heads");
