@@ -52,8 +52,8 @@ public static class BenchCommand
             }
             if (r.GetValue(decoderBatch) is > 0 and var nb)
             {
-                using var grid = GridPoints(nb, s);
-                using var labels = ones(nb, 1, ScalarType.Int32);
+                using var grid = GridPoints(nb, s, sam.Device);
+                using var labels = ones(nb, 1, ScalarType.Int32, sam.Device);
                 void DecodeBatch() { var (m, iou) = predictor.DecodeTorch(grid, labels, multimaskOutput: true); m.Dispose(); iou.Dispose(); }
                 var batchMs = Stats.MedianMs(n, DecodeBatch);
                 PrintRate($"decoder_batch{nb}", batchMs, nb * ModuleFlops.Decoder(sam.Config), peak);
@@ -83,13 +83,13 @@ public static class BenchCommand
         return cmd;
     }
 
-    /// <summary><paramref name="n"/> points of a square grid over an <paramref name="s"/>-pixel image (model frame), n×1×2.</summary>
-    static Tensor GridPoints(int n, int s)
+    /// <summary><paramref name="n"/> points of a square grid over an <paramref name="s"/>-pixel image (model frame), n×1×2, on <paramref name="device"/>.</summary>
+    static Tensor GridPoints(int n, int s, Device device)
     {
         int side = (int)Math.Ceiling(Math.Sqrt(n));
         var xy = new float[n * 2];
         for (int i = 0; i < n; i++) { xy[2 * i] = (i % side + 0.5f) * s / side; xy[2 * i + 1] = (i / side + 0.5f) * s / side; }
-        return tensor(xy, new long[] { n, 1, 2 });
+        return tensor(xy, new long[] { n, 1, 2 }, device: device);
     }
 
     internal static void SetThreads(int? threads)
