@@ -30,8 +30,8 @@ public static class Profiler
         }
     }
 
-    /// <summary>Times the section until the returned value is disposed (a no-op when not collecting).</summary>
-    public static Section Time(string name) => new(totals is null ? null : name);
+    /// <summary>Times the section until the returned value is disposed (a no-op when not collecting or when <paramref name="name"/> is null).</summary>
+    public static Section Time(string? name) => new(totals is null ? null : name);
 
     /// <summary>A running section of <see cref="Time"/>; disposing it adds its time to the totals.</summary>
     public readonly struct Section : IDisposable

@@ -1,3 +1,4 @@
+using Sam2Sharp.Benchmarking;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -48,16 +49,21 @@ public sealed class MultiScaleAttention : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>B×H×W×dim (a window batch or the whole map) → B×H'×W'×dimOut, H'×W' the pooled size when the queries are pooled.</summary>
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Forward(x, null);
+
+    /// <summary><see cref="forward"/>, timing its parts under the block's profiler sections when given.</summary>
+    internal Tensor Forward(Tensor x, BlockSections? sec)
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], h = x.shape[1], w = x.shape[2];
         // B×HW×3×heads×hd → 3×B×heads×HW×hd: q, k, v come out in SDPA's layout without copies.
-        var qkvT = qkv.forward(x).reshape(b, h * w, 3, numHeads, -1).permute(2, 0, 3, 1, 4);
+        Tensor qkvT;
+        using (Profiler.Time(sec?.Qkv)) qkvT = qkv.forward(x).reshape(b, h * w, 3, numHeads, -1).permute(2, 0, 3, 1, 4);
         var q = qkvT[0];
         var k = qkvT[1];
         var v = qkvT[2];
         if (q_pool is not null)
+        using (Profiler.Time(sec?.QPool))
         {
             // B×heads×HW×hd → B×H×W×(heads·hd), pool, and back.
             var qMap = q.transpose(1, 2).reshape(b, h, w, -1);
@@ -66,8 +72,9 @@ public sealed class MultiScaleAttention : nn.Module<Tensor, Tensor>
             w = qMap.shape[2];
             q = qMap.reshape(b, h * w, numHeads, -1).transpose(1, 2);
         }
-        var o = nn.functional.scaled_dot_product_attention(q, k, v);
-        o = o.transpose(1, 2).reshape(b, h, w, -1);
-        return proj.forward(o).MoveToOuterDisposeScope();
+        Tensor o;
+        using (Profiler.Time(sec?.Attention)) o = nn.functional.scaled_dot_product_attention(q, k, v);
+        using (Profiler.Time(sec?.Proj)) o = proj.forward(o.transpose(1, 2).reshape(b, h, w, -1));
+        return o.MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using Sam2Sharp.Benchmarking;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -24,6 +25,9 @@ public sealed class MultiScaleBlock : nn.Module<Tensor, Tensor>
     public int Dim { get; }
     /// <summary>Output channels (the next stage's width in a stage's first block).</summary>
     public int DimOut { get; }
+
+    /// <summary>Profiler section names of this block's parts (<see cref="Benchmarking.Profiler"/>); set by the trunk per stage.</summary>
+    internal BlockSections Sections { get; set; } = BlockSections.For("encoder.block");
 
     /// <summary>One Hiera block as the reference builds it.</summary>
     /// <param name="dim">Input channels.</param>
@@ -59,17 +63,18 @@ public sealed class MultiScaleBlock : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
+        var sec = Sections;
         var shortcut = x; // B×H×W×C
-        x = norm1.forward(x);
+        using (Profiler.Time(sec.Norm)) x = norm1.forward(x);
         if (Dim != DimOut)
-            shortcut = MultiScaleAttention.DoPool(proj!.forward(x), pool);
+            using (Profiler.Time(sec.Shortcut)) shortcut = MultiScaleAttention.DoPool(proj!.forward(x), pool);
 
         long h = x.shape[1], w = x.shape[2];
         int ws = windowSize;
         (long, long) padHW = (h, w);
-        if (ws > 0) (x, padHW) = WindowUtils.WindowPartition(x, ws);
+        if (ws > 0) using (Profiler.Time(sec.Window)) (x, padHW) = WindowUtils.WindowPartition(x, ws);
 
-        x = attn.forward(x);
+        x = attn.Forward(x, sec);
         if (qStride is { } s)
         {
             // The queries were pooled: windows and map shrank by the stride.
@@ -79,10 +84,21 @@ public sealed class MultiScaleBlock : nn.Module<Tensor, Tensor>
             long padH = ws > 0 ? (ws - h % ws) % ws : 0, padW = ws > 0 ? (ws - w % ws) % ws : 0;
             padHW = (h + padH, w + padW);
         }
-        if (windowSize > 0) x = WindowUtils.WindowUnpartition(x, ws, padHW, (h, w));
+        if (windowSize > 0) using (Profiler.Time(sec.Window)) x = WindowUtils.WindowUnpartition(x, ws, padHW, (h, w));
 
-        x = shortcut + drop_path.forward(x);
-        x = x + drop_path.forward(mlp.forward(norm2.forward(x)));
+        using (Profiler.Time(sec.Residual)) x = shortcut + drop_path.forward(x);
+        Tensor y;
+        using (Profiler.Time(sec.Norm)) y = norm2.forward(x);
+        using (Profiler.Time(sec.Mlp)) y = mlp.forward(y);
+        using (Profiler.Time(sec.Residual)) x = x + drop_path.forward(y);
         return x.MoveToOuterDisposeScope();
     }
+}
+
+/// <summary>The profiler section names of a block's parts under one prefix (names built once, not per call).</summary>
+internal sealed record BlockSections(string Norm, string Shortcut, string Window, string Qkv, string QPool, string Attention,
+                                     string Proj, string Mlp, string Residual)
+{
+    public static BlockSections For(string prefix) => new($"{prefix}.norm", $"{prefix}.shortcut", $"{prefix}.window",
+        $"{prefix}.qkv", $"{prefix}.q_pool", $"{prefix}.sdpa", $"{prefix}.proj", $"{prefix}.mlp", $"{prefix}.residual");
 }

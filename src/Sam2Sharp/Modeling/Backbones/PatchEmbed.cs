@@ -17,7 +17,7 @@ public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
-    // A permuted view: the following add/LayerNorm produce contiguous tensors anyway.
+    // A permuted view (channels strided): the trunk makes it contiguous after adding the position embedding.
     /// <summary>B×3×H×W image → B×H/4×W/4×embed_dim tokens (channels-last, as the Hiera blocks take them); the input is cast to the weights' dtype.</summary>
     public override Tensor forward(Tensor x) => proj.forward(x.dtype == proj.weight!.dtype ? x : x.to_type(proj.weight!.dtype)).permute(0, 2, 3, 1);
 }
