@@ -23,8 +23,8 @@ echo
 
 for part in "${parts[@]}"; do
   case "$part" in
-    image)   # peaks, encoder and decoder with their fraction of peak, and the per-module profile
-      for p in fp32 bf16; do run "$out/sam2" bench --config sam2.1_hiera_t "${ckpt[@]}" --precision $p --runs 5 --profile; done ;;
+    image)   # peaks, encoder and decoder (one point; a batch of 64 as the automatic mask generator decodes) with their fraction of peak, and the per-module profile
+      for p in fp32 bf16; do run "$out/sam2" bench --config sam2.1_hiera_t "${ckpt[@]}" --precision $p --runs 5 --decoder-batch 64 --profile; done ;;
     amg)     # automatic masks at the default thresholds and keeping everything, with the generator's stages
       for p in fp32 bf16; do run "$out/sam2" bench --config sam2.1_hiera_t "${ckpt[@]}" --precision $p --runs 1 --amg --amg-keep-all --profile; done ;;
     video)   # tracking 1/2/4/8 objects over 20 frames (the memory bank is full from frame 16), per-module profile for one object

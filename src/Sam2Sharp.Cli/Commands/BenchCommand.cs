@@ -21,10 +21,11 @@ public static class BenchCommand
         var threads = new Option<int?>("--threads") { Description = "Torch intra-op threads (default: torch's choice)." };
         var amg = new Option<bool>("--amg") { Description = "Also time the automatic mask generator at its default options (32×32 points) on a 1024×1024 image." };
         var amgKeepAll = new Option<bool>("--amg-keep-all") { Description = "Also time it keeping everything (pred_iou_thresh 0, stability_score_thresh 0): the worst case." };
+        var decoderBatch = new Option<int>("--decoder-batch") { Description = "Also time the decoder on a batch of this many point prompts on a grid (one automatic-mask batch is 64), without upscaling.", DefaultValueFactory = _ => 0 };
         var profile = new Option<bool>("--profile") { Description = "Also print the time of each module (encoder stages, neck, decoder, mask upscaling, generator stages), with GFLOP/s where counted." };
         var cmd = new Command("bench", "Time the image encoder and the mask decoder, and with --amg the automatic mask generator (random weights when no checkpoint is given).");
         model.AddTo(cmd);
-        foreach (var o in new Option[] { runs, threads, amg, amgKeepAll, profile }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { runs, threads, amg, amgKeepAll, decoderBatch, profile }) cmd.Options.Add(o);
         cmd.SetAction(r => Cli.Run(() =>
         {
             int n = r.GetValue(runs);
@@ -49,6 +50,17 @@ public static class BenchCommand
                 PrintProfile(Profile(n, () => predictor.SetImage(image)), SectionFlops(sam.Config, 1), peak);
                 PrintProfile(Profile(n, Decode), SectionFlops(sam.Config, 1), peak);
             }
+            if (r.GetValue(decoderBatch) is > 0 and var nb)
+            {
+                using var grid = GridPoints(nb, s, sam.Device);
+                using var labels = ones(nb, 1, ScalarType.Int32, sam.Device);
+                void DecodeBatch() { var (m, iou) = predictor.DecodeTorch(grid, labels, multimaskOutput: true); m.Dispose(); iou.Dispose(); }
+                var batchMs = Stats.MedianMs(n, DecodeBatch);
+                PrintRate($"decoder_batch{nb}", batchMs, nb * ModuleFlops.Decoder(sam.Config), peak);
+                if (r.GetValue(profile))
+                    PrintProfile(Profile(n, DecodeBatch), SectionFlops(sam.Config, nb), peak, $"batch{nb}.");
+            }
+            else if (r.GetValue(decoderBatch) < 0) throw new Sam2Exception("--decoder-batch must not be negative");
             var amgRuns = new List<(string Name, AmgOptions Options)>();
             if (r.GetValue(amg)) amgRuns.Add(("amg", new AmgOptions()));
             if (r.GetValue(amgKeepAll)) amgRuns.Add(("amg_keep_all", new AmgOptions { PredIouThresh = 0, StabilityScoreThresh = 0 }));
@@ -69,6 +81,15 @@ public static class BenchCommand
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary><paramref name="n"/> points of a square grid over an <paramref name="s"/>-pixel image (model frame), n×1×2, on <paramref name="device"/>.</summary>
+    static Tensor GridPoints(int n, int s, Device device)
+    {
+        int side = (int)Math.Ceiling(Math.Sqrt(n));
+        var xy = new float[n * 2];
+        for (int i = 0; i < n; i++) { xy[2 * i] = (i % side + 0.5f) * s / side; xy[2 * i + 1] = (i / side + 0.5f) * s / side; }
+        return tensor(xy, new long[] { n, 1, 2 }, device: device);
     }
 
     internal static void SetThreads(int? threads)

@@ -21,6 +21,19 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
 
     readonly IReadOnlyList<double[,]> pointGrids;
 
+    /// <summary>
+    /// Crops of one layer encoded together at most (the image encoder's activations grow with the batch); 1 encodes
+    /// the crops one at a time. The masks are the same either way, to float rounding.
+    /// </summary>
+    /// <exception cref="Sam2Exception">set below 1.</exception>
+    public int MaxCropsPerEncoderBatch
+    {
+        get => maxCropsPerEncoderBatch;
+        init => maxCropsPerEncoderBatch = value >= 1 ? value
+            : throw new Sam2Exception($"automatic mask generator: crops per encoder batch must be at least 1, not {value}");
+    }
+    readonly int maxCropsPerEncoderBatch = 4;
+
     /// <summary>Crops encoded per image: the image, then 4^l crops on layer l.</summary>
     public int CropCount => Enumerable.Range(0, Options.CropNLayers + 1).Sum(l => 1 << (2 * l));
 
@@ -96,8 +109,20 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
         var data = new MaskData();
         var batches = new BatchCounter(layerIdxs.Sum(l => (pointGrids[l].GetLength(0) + Options.PointsPerBatch - 1) / Options.PointsPerBatch),
             progress, cancellationToken);
-        for (int c = 0; c < cropBoxes.Count; c++)
-            data.Cat(ProcessCrop(image, cropBoxes[c], layerIdxs[c], (origH, origW), batches));
+        // The crops of a layer have one size (to the pixel), and every crop is resized to the model's input: they go
+        // through the image encoder as one batch (at most MaxCropsPerEncoderBatch), then are decoded one by one in order.
+        for (int first = 0; first < cropBoxes.Count;)
+        {
+            int n = 1;
+            while (n < MaxCropsPerEncoderBatch && first + n < cropBoxes.Count && layerIdxs[first + n] == layerIdxs[first]) n++;
+            batches.Token.ThrowIfCancellationRequested();
+            var crops = Enumerable.Range(first, n).Select(c => Crop(image, cropBoxes[c])).ToList();
+            Predictor.SetImageBatch(crops);
+            for (int k = 0; k < n; k++)
+                data.Cat(ProcessCrop(k, (crops[k].Height, crops[k].Width), cropBoxes[first + k], layerIdxs[first + k], (origH, origW), batches));
+            Predictor.ResetPredictor();
+            first += n;
+        }
 
         if (cropBoxes.Count > 1 && data.Count > 0)
         {
@@ -111,12 +136,10 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
         return data.MoveToOuterDisposeScope();
     }
 
-    MaskData ProcessCrop(RgbImage image, int[] cropBox, int layerIdx, (int H, int W) origSize, BatchCounter batchCounter)
+    /// <summary>The masks of one crop, image <paramref name="imgIdx"/> of the batch the predictor holds.</summary>
+    MaskData ProcessCrop(int imgIdx, (int H, int W) cropSize, int[] cropBox, int layerIdx, (int H, int W) origSize, BatchCounter batchCounter)
     {
         using var scope = NewDisposeScope();
-        var cropped = Crop(image, cropBox);
-        (int H, int W) cropSize = (cropped.Height, cropped.Width);
-        Predictor.SetImage(cropped);
 
         // Grid points in the crop's pixels, scaled in float64 then stored as float32 like the reference.
         var grid = pointGrids[layerIdx];
@@ -134,10 +157,9 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
             batchCounter.Token.ThrowIfCancellationRequested();
             using var batchScope = NewDisposeScope();
             using var section = Profiler.Time("amg.batch");
-            batches.Add(ProcessBatch(batch[0], cropSize, cropBox, origSize).MoveToOuterDisposeScope());
+            batches.Add(ProcessBatch(batch[0], imgIdx, cropSize, cropBox, origSize).MoveToOuterDisposeScope());
             batchCounter.Done();
         }
-        Predictor.ResetPredictor();
 
         var data = new MaskData();
         foreach (var b in batches) data.Cat(b);
@@ -158,12 +180,12 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
         return data.MoveToOuterDisposeScope();
     }
 
-    MaskData ProcessBatch(Tensor points, (int H, int W) imSize, int[] cropBox, (int H, int W) origSize)
+    MaskData ProcessBatch(Tensor points, int imgIdx, (int H, int W) imSize, int[] cropBox, (int H, int W) origSize)
     {
         var (origH, origW) = origSize;
         var inPoints = Predictor.Transforms.TransformCoords(points, normalize: true, imSize);
         var inLabels = ones(inPoints.shape[0], dtype: ScalarType.Int32, device: inPoints.device);
-        var (lowRes, iouPreds) = Predictor.DecodeTorch(inPoints.unsqueeze(1), inLabels.unsqueeze(1), multimaskOutput: Options.MultimaskOutput);
+        var (lowRes, iouPreds) = Predictor.DecodeTorch(inPoints.unsqueeze(1), inLabels.unsqueeze(1), multimaskOutput: Options.MultimaskOutput, imgIdx: imgIdx);
 
         var data = new MaskData
         {
@@ -177,7 +199,7 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
             // One refinement step: each mask's own low-resolution logits (clamped as the predictor returns them) as a mask prompt.
             var refPoints = Predictor.Transforms.TransformCoords(data.Points, normalize: true, imSize);
             var labels = ones(refPoints.shape[0], dtype: ScalarType.Int32, device: refPoints.device);
-            var (refined, ious) = RefineWithM2mLowRes(refPoints, labels, data.LowResMasks.clamp(-32.0, 32.0), Options.PointsPerBatch);
+            var (refined, ious) = RefineWithM2mLowRes(refPoints, labels, data.LowResMasks.clamp(-32.0, 32.0), Options.PointsPerBatch, imgIdx);
             data.LowResMasks = refined.squeeze(1);
             data.IouPreds = ious.squeeze(1);
         }
@@ -185,7 +207,7 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
         // The predicted IoU does not depend on the upscaling: filter first, then upscale only the masks kept.
         if (Options.PredIouThresh > 0.0) data.Filter(data.IouPreds! > Options.PredIouThresh);
         data.Masks = data.Count == 0 ? zeros(0, imSize.H, imSize.W, device: data.IouPreds!.device)
-            : Predictor.UpscaleMasks(data.LowResMasks!.unsqueeze(1)).squeeze(1);
+            : Predictor.UpscaleMasks(data.LowResMasks!.unsqueeze(1), imgIdx).squeeze(1);
         data.LowResMasks = null;
         var stability = Profiler.Time("amg.stability");
         data.StabilityScore = AmgUtils.CalculateStabilityScore(data.Masks, Options.MaskThreshold, Options.StabilityScoreOffset);
@@ -234,14 +256,14 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
     }
 
     /// <summary>As <see cref="RefineWithM2m"/>, with the refined masks as B×1×S/4×S/4 low-resolution logits (not upscaled).</summary>
-    (Tensor LowResMasks, Tensor IouPreds) RefineWithM2mLowRes(Tensor points, Tensor pointLabels, Tensor lowResMasks, int pointsPerBatch)
+    (Tensor LowResMasks, Tensor IouPreds) RefineWithM2mLowRes(Tensor points, Tensor pointLabels, Tensor lowResMasks, int pointsPerBatch, int imgIdx = -1)
     {
         using var scope = NewDisposeScope();
         var newMasks = new List<Tensor>();
         var newIous = new List<Tensor>();
         foreach (var b in AmgUtils.BatchIterator(pointsPerBatch, points, pointLabels, lowResMasks))
         {
-            var (m, iou) = Predictor.DecodeTorch(b[0].unsqueeze(1), b[1].unsqueeze(1), maskInput: b[2].unsqueeze(1), multimaskOutput: false);
+            var (m, iou) = Predictor.DecodeTorch(b[0].unsqueeze(1), b[1].unsqueeze(1), maskInput: b[2].unsqueeze(1), multimaskOutput: false, imgIdx: imgIdx);
             newMasks.Add(m);
             newIous.Add(iou);
         }
@@ -249,7 +271,7 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
     }
 
     /// <summary>The pixels of <paramref name="box"/> ([x0, y0, x1, y1]) of an image.</summary>
-    static RgbImage Crop(RgbImage image, int[] box)
+    internal static RgbImage Crop(RgbImage image, int[] box)
     {
         int x0 = box[0], y0 = box[1], w = box[2] - box[0], h = box[3] - box[1];
         if (x0 == 0 && y0 == 0 && w == image.Width && h == image.Height) return image;

@@ -23,6 +23,13 @@ public sealed class LayerNorm2d : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>
+    /// The same norm on a channels-last N×H×W×C tensor: torch's fused layer norm over the last dimension
+    /// (one pass, statistics in float32 for bfloat16 input too) instead of the element-wise passes of <see cref="forward"/>.
+    /// </summary>
+    public Tensor ForwardChannelsLast(Tensor x) =>
+        nn.functional.layer_norm(x, new[] { x.shape[^1] }, weight.to_type(x.dtype), bias.to_type(x.dtype), eps);
+
     /// <summary>N×C×H×W → N×C×H×W, each pixel's channels normalised (statistics in float32, output in the input's dtype).</summary>
     public override Tensor forward(Tensor x)
     {

@@ -8,7 +8,7 @@ namespace Sam2Sharp.Modeling.Sam;
 /// Multi-head attention that may project to a smaller internal dimension (downsample_rate)
 /// and take keys/values of another width (kv_in_dim). Base of <c>RoPEAttention</c>.
 /// </summary>
-public class Attention : nn.Module<Tensor, Tensor, Tensor, Tensor>
+public partial class Attention : nn.Module<Tensor, Tensor, Tensor, Tensor>
 {
     /// <summary>The query, key, value and output projections (the state-dict names); keys and values come from kv_in_dim channels.</summary>
     protected readonly Linear q_proj, k_proj, v_proj, out_proj;

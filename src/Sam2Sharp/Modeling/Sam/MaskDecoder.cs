@@ -32,8 +32,10 @@ public sealed class MaskDecoder : nn.Module
 
     // The pieces of output_upscaling, for the high-resolution path that adds skip features between
     // them. Kept in a tuple (not registered) so that they appear in the state dict only once.
-    private readonly (nn.Module<Tensor, Tensor> dc1, nn.Module<Tensor, Tensor> ln1, nn.Module<Tensor, Tensor> act1,
-                      nn.Module<Tensor, Tensor> dc2, nn.Module<Tensor, Tensor> act2) upscaling;
+    private readonly (ConvTranspose2d dc1, LayerNorm2d ln1, nn.Module<Tensor, Tensor> act1,
+                      ConvTranspose2d dc2, nn.Module<Tensor, Tensor> act2) upscaling;
+    // The upscaling's activation in place, for inference (the passes over B×C/8×4h×4w are memory-bound).
+    private readonly Func<Tensor, Tensor> activationInPlace;
 
     /// <summary>Token width (the neck's d_model, 256).</summary>
     public int TransformerDim { get; }
@@ -94,6 +96,7 @@ public sealed class MaskDecoder : nn.Module
             PromptEncoder.ActivationModule(activation),
             nn.ConvTranspose2d(transformerDim / 4, transformerDim / 8, kernel_size: 2, stride: 2),
             PromptEncoder.ActivationModule(activation));
+        activationInPlace = activation == "relu" ? x => x.relu_() : x => x.gelu_();
         output_upscaling = nn.Sequential(("0", upscaling.dc1), ("1", upscaling.ln1), ("2", upscaling.act1),
                                          ("3", upscaling.dc2), ("4", upscaling.act2));
         UseHighResFeatures = useHighResFeatures;
@@ -209,32 +212,66 @@ public sealed class MaskDecoder : nn.Module
         var maskTokensOut = hs[.., (s + 1)..(s + 1 + NumMaskTokens), ..];
 
         long b = nTok;
-        src = srcOut.expand(b, -1, -1).transpose(1, 2).reshape(b, c, h, w);
-        Tensor upscaled;
-        if (!UseHighResFeatures)
-            upscaled = output_upscaling.forward(src);
-        else
-        {
-            if (highResFeatures is null || highResFeatures.Count != 2)
-                throw new ArgumentException("this decoder needs two high-resolution feature maps.");
-            var featS0 = highResFeatures[0];
-            var featS1 = highResFeatures[1];
-            upscaled = upscaling.act1.forward(upscaling.ln1.forward(upscaling.dc1.forward(src) + featS1));
-            upscaled = upscaling.act2.forward(upscaling.dc2.forward(upscaled) + featS0);
-        }
-
+        var section = Profiler.Time("decoder.upscaling");
+        if (UseHighResFeatures && highResFeatures is not { Count: 2 })
+            throw new ArgumentException("this decoder needs two high-resolution feature maps.");
+        var upscaled = Upscale(srcOut.expand(b, -1, -1).view(b, h, w, c), UseHighResFeatures ? highResFeatures : null);
+        section.Dispose();
+        section = Profiler.Time("decoder.hypernetwork");
         var hyperIn = stack(Enumerable.Range(0, NumMaskTokens)
             .Select(i => output_hypernetworks_mlps[i].forward(maskTokensOut[.., i, ..])).ToArray(), 1);
-        long ub = upscaled.shape[0], uc = upscaled.shape[1], uh = upscaled.shape[2], uw = upscaled.shape[3];
-        var masks = hyperIn.matmul(upscaled.reshape(ub, uc, uh * uw)).reshape(ub, -1, uh, uw);
+        long uh = upscaled.shape[1], uw = upscaled.shape[2];
+        var masks = hyperIn.matmul(upscaled.flatten(1, 2).transpose(1, 2)).view(b, -1, uh, uw);
 
+        section.Dispose();
+        section = Profiler.Time("decoder.heads");
         var iouPred = iou_prediction_head.forward(iouTokenOut);
         var objectScoreLogits = PredObjScores
             ? pred_obj_score_head!.forward(hs[.., 0, ..])
             : 10.0 * ones(new long[] { iouPred.shape[0], 1 }, dtype: iouPred.dtype, device: iouPred.device); // "present"
+        section.Dispose();
 
         return (masks.MoveToOuterDisposeScope(), iouPred.MoveToOuterDisposeScope(),
                 maskTokensOut.MoveToOuterDisposeScope(), objectScoreLogits.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
+    /// output_upscaling on channels-last image tokens B×h×w×C: B×4h×4w×C/8 (the high-resolution features, if given,
+    /// added after each transposed convolution as in the reference). Each 2×2 stride-2 transposed convolution is one
+    /// matrix product (every input pixel gives its 2×2 output pixels), so no pass converts between layouts.
+    /// </summary>
+    Tensor Upscale(Tensor x, IReadOnlyList<Tensor>? highResFeatures)
+    {
+        using var scope = NewDisposeScope();
+        bool inPlace = !is_grad_enabled();
+        var u = ConvTranspose2x2(x, upscaling.dc1, highResFeatures?[1]);
+        u = upscaling.ln1.ForwardChannelsLast(u);
+        u = inPlace ? activationInPlace(u) : upscaling.act1.forward(u);
+        u = ConvTranspose2x2(u, upscaling.dc2, highResFeatures?[0]);
+        u = inPlace ? activationInPlace(u) : upscaling.act2.forward(u);
+        return u.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// A 2×2 stride-2 transposed convolution on channels-last B×h×w×Cin: B×2h×2w×Cout, plus <paramref name="skip"/>
+    /// (1 or B × Cout×2h×2w) when given.
+    /// </summary>
+    static Tensor ConvTranspose2x2(Tensor x, ConvTranspose2d conv, Tensor? skip)
+    {
+        using var scope = NewDisposeScope();
+        long bsz = x.shape[0], h = x.shape[1], w = x.shape[2];
+        var weight = conv.weight!;                                   // Cin×Cout×2×2
+        long cin = weight.shape[0], cout = weight.shape[1];
+        var y = x.matmul(weight.permute(0, 2, 3, 1).reshape(cin, 4 * cout))
+                 .view(bsz, h, w, 2, 2, cout).permute(0, 1, 3, 2, 4, 5); // B×h×2×w×2×Cout
+        // Bias and features as one channels-last map, added first: the sum takes its contiguous layout, so this one
+        // pass also interleaves the 2×2 output pixels.
+        var bias = conv.bias!.to_type(x.dtype);
+        var add = skip is null
+            ? bias.expand(1, 2 * h, 2 * w, cout).contiguous()
+            : (skip.permute(0, 2, 3, 1).to_type(x.dtype) + bias).contiguous();
+        var sum = add.view(add.shape[0], h, 2, w, 2, cout) + y;
+        return sum.reshape(bsz, 2 * h, 2 * w, cout).MoveToOuterDisposeScope();
     }
 
     /// <summary>IoU of the masks thresholded at +delta and −delta (1 when both are empty).</summary>

@@ -1,3 +1,4 @@
+using Sam2Sharp.Benchmarking;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -47,6 +48,7 @@ public sealed class TwoWayAttentionBlock : nn.Module<Tensor, Tensor, Tensor, Ten
     public override (Tensor queries, Tensor keys) forward(Tensor queries, Tensor keys, Tensor queryPe, Tensor keyPe)
     {
         using var scope = NewDisposeScope();
+        var section = Profiler.Time("decoder.transformer.self_attn");
         // The first layer's queries are the prompt tokens themselves: no PE is added and no residual.
         if (skipFirstLayerPe)
             queries = self_attn.forward(queries, queries, queries);
@@ -56,16 +58,23 @@ public sealed class TwoWayAttentionBlock : nn.Module<Tensor, Tensor, Tensor, Ten
             queries = queries + self_attn.forward(q0, q0, queries);
         }
         queries = norm1.forward(queries);
+        section.Dispose();
 
+        section = Profiler.Time("decoder.transformer.token_to_image");
         var q = queries + queryPe;
         var k = keys + keyPe;
-        queries = norm2.forward(queries + cross_attn_token_to_image.forward(q, k, keys));
+        queries = norm2.forward(queries + cross_attn_token_to_image.TokensToImage(q, k, keys));
+        section.Dispose();
 
+        section = Profiler.Time("decoder.transformer.mlp");
         queries = norm3.forward(queries + mlp.forward(queries));
+        section.Dispose();
 
+        section = Profiler.Time("decoder.transformer.image_to_token");
         q = queries + queryPe;
         k = keys + keyPe;
-        keys = norm4.forward(keys + cross_attn_image_to_token.forward(k, q, queries));
+        keys = norm4.forward(keys + cross_attn_image_to_token.ImageToTokens(k, q, queries));
+        section.Dispose();
 
         return (queries.MoveToOuterDisposeScope(), keys.MoveToOuterDisposeScope());
     }

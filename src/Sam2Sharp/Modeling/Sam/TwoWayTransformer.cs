@@ -1,3 +1,4 @@
+using Sam2Sharp.Benchmarking;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -57,9 +58,10 @@ public sealed class TwoWayTransformer : nn.Module<Tensor, Tensor, Tensor, (Tenso
         foreach (var layer in layers)
             (queries, keys) = layer.forward(queries, keys, pointEmbedding, keyPe);
 
+        using var section = Profiler.Time("decoder.transformer.final_attn");
         var q = queries + pointEmbedding;
         var k = keys + keyPe;
-        queries = norm_final_attn.forward(queries + final_attn_token_to_image.forward(q, k, keys));
+        queries = norm_final_attn.forward(queries + final_attn_token_to_image.TokensToImage(q, k, keys));
         return (queries.MoveToOuterDisposeScope(), keys.MoveToOuterDisposeScope());
     }
 }
