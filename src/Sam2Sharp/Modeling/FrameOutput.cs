@@ -59,7 +59,7 @@ public sealed class FrameOutput : IDisposable
     }
 
     /// <summary>Bytes of the computed tensors held in memory (not the spilled ones, the prompts or the shared position encoding).</summary>
-    internal long ResidentBytes => Computed().Sum(t => t.NumberOfElements * t.ElementSize);
+    internal long ResidentBytes => Computed().Sum(Sam2Utils.TensorBytes);
     /// <summary>The memory's position encoding (shared by every frame of a session: not owned).</summary>
     public IReadOnlyList<Tensor>? MaskmemPosEnc { get; set; }
 

@@ -6,6 +6,9 @@ namespace Sam2Sharp.Modeling;
 /// <summary>Small functions shared by the modules (the reference's sam2_utils).</summary>
 public static class Sam2Utils
 {
+    /// <summary>Bytes a tensor's elements take in memory (what a session counts as resident).</summary>
+    internal static long TensorBytes(Tensor t) => t.NumberOfElements * t.ElementSize;
+
     /// <summary>The activation a config names (relu, gelu or glu), as a function.</summary>
     /// <exception cref="ArgumentException">another name.</exception>
     public static Func<Tensor, Tensor> Activation(string name) => name switch

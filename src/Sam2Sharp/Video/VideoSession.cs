@@ -73,9 +73,7 @@ public sealed class TrackedObject
 
     /// <summary>Bytes of the object's tensors held in memory: prompts, memory bank and pending outputs (spilled ones are on disk).</summary>
     internal long ResidentBytes => Memory.ResidentBytes + Pending.ResidentBytes
-        + pointInputs.Values.Sum(p => Bytes(p.Coords) + Bytes(p.Labels)) + maskInputs.Values.Sum(Bytes);
-
-    internal static long Bytes(Tensor t) => t.NumberOfElements * t.ElementSize;
+        + pointInputs.Values.Sum(p => Sam2Utils.TensorBytes(p.Coords) + Sam2Utils.TensorBytes(p.Labels)) + maskInputs.Values.Sum(Sam2Utils.TensorBytes);
 
     /// <summary>Frees every prompt and memory of the object.</summary>
     internal void Clear()
@@ -135,7 +133,7 @@ public sealed class VideoSession : IDisposable
     /// long propagation this stays flat.
     /// </summary>
     public long ResidentTensorBytes => objects.Sum(o => o.ResidentBytes) + Features.ResidentBytes
-        + (MaskmemPosEnc?.Sum(TrackedObject.Bytes) ?? 0);
+        + (MaskmemPosEnc?.Sum(Sam2Utils.TensorBytes) ?? 0);
 
     /// <summary>The position of an object in <see cref="Objects"/>, -1 if there is none with that id.</summary>
     public int IndexOf(int objId) => objects.FindIndex(o => o.Id == objId);
@@ -204,7 +202,7 @@ internal sealed class FeatureCache
     public bool Contains(int frame) => entries.Exists(e => e.Frame == frame);
 
     /// <summary>Bytes of the features kept.</summary>
-    public long ResidentBytes => entries.Sum(e => e.Features.BackboneFpn.Concat(e.Features.VisionPosEnc).Distinct().Sum(TrackedObject.Bytes));
+    public long ResidentBytes => entries.Sum(e => e.Features.BackboneFpn.Concat(e.Features.VisionPosEnc).Distinct().Sum(Sam2Utils.TensorBytes));
 
     /// <summary>Frees the least recently used entries until at most <paramref name="keep"/> remain.</summary>
     public void Shrink(int keep)
