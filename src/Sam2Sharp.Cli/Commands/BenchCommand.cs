@@ -107,9 +107,13 @@ public static class BenchCommand
         Print("cpu_flags", cpu.Flags, "");
         Print("threads", I(get_num_threads()), "threads");
         Print("precision", precision == Sam2Precision.BFloat16 ? "bf16" : "fp32", "");
-        double fp32 = MatmulPeak.Measure(ScalarType.Float32), bf16 = MatmulPeak.Measure(ScalarType.BFloat16);
+        // Without bf16 instructions libtorch's bf16 product is a slow fallback (a 4096² product takes minutes): a
+        // 1024² product says as much.
+        int bf16Size = cpu.HasFastBf16 ? 4096 : 1024;
+        double fp32 = MatmulPeak.Measure(ScalarType.Float32), bf16 = MatmulPeak.Measure(ScalarType.BFloat16, bf16Size);
         Print("matmul_peak_fp32_gflops", F(fp32), "GFLOP/s");
         Print("matmul_peak_bf16_gflops", F(bf16), "GFLOP/s");
+        if (bf16Size != 4096) Print("matmul_peak_bf16_size", I(bf16Size), "(no bf16 instructions: a smaller product)");
         return precision == Sam2Precision.BFloat16 ? bf16 : fp32;
     }
 
