@@ -32,20 +32,34 @@ public partial class Attention
         return out_proj.forward(RecombineHeads(o)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Image tokens B×N×C (queries) attending to tokens B×T×C (keys, values); as <see cref="Forward"/>, in fewer products where that pays.</summary>
-    public Tensor ImageToTokens(Tensor q, Tensor k, Tensor v)
+    /// <summary>
+    /// <paramref name="residual"/> (B or 1 × N×C) plus image tokens B×N×C or 1×N×C (queries) attending to tokens B×T×C
+    /// (keys, values): the residual plus <see cref="Forward"/>, in fewer products where that pays. Image tokens shared by
+    /// the batch (the decoder's first block) give every prompt's scores in one product over the image tokens.
+    /// </summary>
+    public Tensor ImageToTokens(Tensor q, Tensor k, Tensor v, Tensor residual)
     {
-        if (!FoldPays(k, q)) return Forward(q, k, v, 0);
+        bool shared = q.shape[0] == 1 && k.shape[0] > 1 && (dropoutP == 0 || !training);
+        if (!shared && !FoldPays(k, q)) return residual + Forward(q, k, v, 0);
         using var scope = NewDisposeScope();
-        long b = k.shape[0], t = k.shape[1], dh = internalDim / numHeads, c = q.shape[2];
+        long b = k.shape[0], t = k.shape[1], n = q.shape[1], dh = internalDim / numHeads, c = q.shape[2];
         var kh = SeparateHeads(k_proj.forward(k), numHeads) * (1.0 / Math.Sqrt(dh));        // B×H×T×dh
         var vh = SeparateHeads(v_proj.forward(v), numHeads);                                   // B×H×T×dh
         var wq = q_proj.weight!.view(numHeads, dh, c);                                         // H×dh×C
         var a = wq.transpose(1, 2).matmul(kh.transpose(2, 3)).permute(0, 2, 1, 3).reshape(b, c, numHeads * t); // B×C×HT
         var bias = q_proj.bias!.view(numHeads, 1, dh).matmul(kh.transpose(2, 3)).view(b, 1, numHeads * t);
-        var p = (q.matmul(a) + bias).view(b, -1, numHeads, t).softmax(-1).view(b, -1, numHeads * t); // B×N×HT
+        Tensor p;                                                                                // B×N×HT
+        if (shared)
+            p = q[0].matmul(a.permute(1, 0, 2).reshape(c, b * numHeads * t))                    // N×(B·HT)
+                .view(n, b, numHeads * t).add_(bias.view(1, b, numHeads * t))
+                .view(n, b, numHeads, t).softmax(-1).view(n, b, numHeads * t).transpose(0, 1);
+        else
+            p = (q.matmul(a) + bias).view(b, -1, numHeads, t).softmax(-1).view(b, -1, numHeads * t);
         var wo = out_proj.weight!.view(-1, numHeads, dh).permute(1, 2, 0);                     // H×dh×C
         var vo = vh.matmul(wo).view(b, numHeads * t, -1);                                      // B×HT×C
-        return (p.matmul(vo) + out_proj.bias!).MoveToOuterDisposeScope();
+        // Each head's weights sum to 1, so the output bias rides on the first head's values, and the residual is
+        // added in place: one pass over the B×N×C result after its product.
+        vo[.., ..(int)t] += out_proj.bias!;
+        return p.matmul(vo).add_(residual).MoveToOuterDisposeScope();
     }
 }

@@ -71,9 +71,8 @@ public sealed class TwoWayAttentionBlock : nn.Module<Tensor, Tensor, Tensor, Ten
         section.Dispose();
 
         section = Profiler.Time("decoder.transformer.image_to_token");
-        q = queries + queryPe;
-        k = keys + keyPe;
-        keys = norm4.forward(keys + cross_attn_image_to_token.ImageToTokens(k, q, queries));
+        q = queries + queryPe; // k (the image tokens with their position) is unchanged since the token-to-image attention
+        keys = norm4.forward(cross_attn_image_to_token.ImageToTokens(k, q, queries, residual: keys));
         section.Dispose();
 
         return (queries.MoveToOuterDisposeScope(), keys.MoveToOuterDisposeScope());
