@@ -78,12 +78,15 @@ public static class AmgUtils
     {
         if (masks.dim() != 3) throw new ArgumentException("expected a B×H×W mask tensor");
         int b = (int)masks.shape[0], h = (int)masks.shape[1], w = (int)masks.shape[2];
-        byte[] fortran;
-        using (var t = masks.permute(0, 2, 1)) fortran = ConnectedComponents.ToBytes(t);
+        using var scope = NewDisposeScope();
+        // One copy into column-major order as bools (one byte each, 0 or 1), read in place.
+        var on = masks.dtype == ScalarType.Bool ? masks : masks.ne(0);
+        var fortran = on.transpose(1, 2).cpu().contiguous();
+        ReadOnlySpan<byte> bytes = fortran.bytes;
         int hw = h * w;
         var result = new List<Rle>(b);
         for (int i = 0; i < b; i++)
-            result.Add(new Rle(h, w, RunLengths(fortran.AsSpan(i * hw, hw))));
+            result.Add(new Rle(h, w, RunLengths(bytes.Slice(i * hw, hw))));
         return result;
     }
 
@@ -99,18 +102,19 @@ public static class AmgUtils
     }
 
     // Alternating off/on run lengths, the first being "off" (0 when the first value is on).
+    // v holds 0 and 1 only; each run is found by a vectorised search for the other value.
     static int[] RunLengths(ReadOnlySpan<byte> v)
     {
-        var counts = new List<int>();
         if (v.Length == 0) return new[] { 0 };
-        if (v[0] != 0) counts.Add(0);
-        int run = 1;
-        for (int j = 1; j < v.Length; j++)
+        var counts = new List<int>();
+        byte value = 0;
+        for (int pos = 0; pos < v.Length; value ^= 1)
         {
-            if ((v[j] != 0) != (v[j - 1] != 0)) { counts.Add(run); run = 1; }
-            else run++;
+            int run = v[pos..].IndexOfAnyExcept(value);
+            if (run < 0) run = v.Length - pos;
+            counts.Add(run);
+            pos += run;
         }
-        counts.Add(run);
         return counts.ToArray();
     }
 
