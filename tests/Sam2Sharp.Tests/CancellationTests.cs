@@ -62,43 +62,71 @@ public sealed class CancellationTests : IDisposable
     [DllImport("libc", SetLastError = true)]
     static extern int kill(int pid, int sig);
 
+    /// <summary>Runs the CLI with <paramref name="args"/> and sends it SIGINT once <paramref name="ready"/> holds of its standard output so far.</summary>
+    static (bool Signalled, int Code, string Stderr) Interrupt(string[] args, Func<string, bool> ready)
+    {
+        Assert.True(OperatingSystem.IsLinux(), "this test sends a POSIX signal");
+        var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "sam2.dll"), .. args])
+        { RedirectStandardOutput = true, RedirectStandardError = true };
+        bool signalled = false;
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        var stdout = new System.Text.StringBuilder();
+        p.OutputDataReceived += (_, e) => { lock (stdout) stdout.AppendLine(e.Data); };
+        p.BeginOutputReadLine();
+        var deadline = DateTime.UtcNow.AddMinutes(3);
+        while (!p.HasExited && DateTime.UtcNow < deadline)
+        {
+            string so = ""; lock (stdout) so = stdout.ToString();
+            if (ready(so))
+            {
+                Assert.Equal(0, kill(p.Id, 2));
+                signalled = true;
+                break;
+            }
+            Thread.Sleep(5);
+        }
+        Assert.True(p.WaitForExit(60_000), "the run did not end after SIGINT");
+        return (signalled, p.ExitCode, err.Result);
+    }
+
+    static bool StagedPngs(string folder, string pattern) =>
+        Directory.Exists(folder) && Directory.GetDirectories(folder, pattern).Any(d => Directory.EnumerateFiles(d, "*.png").Any());
+
+    const string CancelledLine = "error: cancelled; nothing partial was written (a batch re-run resumes after its finished items)";
+
     /// <summary>Ctrl-C (SIGINT) while the CLI writes a video's frames: the command's token reaches the library, which stops
     /// at the next frame; one line on standard error, exit 130, nothing of the video left, visible or hidden.</summary>
     [Fact]
     public void CtrlCStopsTheCliWithOneLineAndNoPartialOutput()
     {
-        Assert.True(OperatingSystem.IsLinux(), "this test sends a POSIX signal");
         string output = Path.Combine(dir, "interrupted");
-        var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "sam2.dll"), .. BatchVosTests.Args(output)])
-        { RedirectStandardOutput = true, RedirectStandardError = true };
-        bool signalled = false;
-        string stderr;
-        int code;
-        using (var p = Process.Start(psi)!)
-        {
-            var err = p.StandardError.ReadToEndAsync();
-            _ = p.StandardOutput.ReadToEndAsync();
-            var deadline = DateTime.UtcNow.AddMinutes(3);
-            while (!p.HasExited && DateTime.UtcNow < deadline)
-            {
-                var staged = Directory.Exists(output) ? Directory.GetDirectories(output, ".bedroom_a.partial-*") : [];
-                if (staged.Any(d => Directory.EnumerateFiles(d, "*.png").Any()))
-                {
-                    Assert.Equal(0, kill(p.Id, 2));
-                    signalled = true;
-                    break;
-                }
-                Thread.Sleep(5);
-            }
-            Assert.True(p.WaitForExit(60_000), "the run did not end after SIGINT");
-            code = p.ExitCode;
-            stderr = err.Result;
-        }
+        var (signalled, code, stderr) = Interrupt(BatchVosTests.Args(output), _ => StagedPngs(output, ".bedroom_a.partial-*"));
         Assert.True(signalled, "the run ended before a frame of the first video was written, so nothing was interrupted mid-video");
         Assert.Equal(Sam2Sharp.Cli.Commands.Cli.Cancelled, code);
-        Assert.Equal("error: cancelled; nothing partial was written (a batch re-run resumes after its finished items)", stderr.TrimEnd('\n'));
+        Assert.Equal(CancelledLine, stderr.TrimEnd('\n'));
         Assert.Empty(BatchVosTests.Visible(output));
         Assert.DoesNotContain(Directory.GetFileSystemEntries(output), e => Path.GetFileName(e).StartsWith(".bedroom"));
         Assert.Equal("cancelled", TaskReport.Read(TaskReport.PathFor(output, Shard.All)).Items[0].Error);
+    }
+
+    /// <summary>Ctrl-C during <c>sam2 video</c>'s propagation: it stops at the next frame, one line, exit 130, and none of the
+    /// staged masks or tensors is left.</summary>
+    [Fact]
+    public void CtrlCStopsAVideoCommandMidPropagation()
+    {
+        string output = Path.Combine(dir, "video");
+        Directory.CreateDirectory(output);
+        string steps = Path.Combine(dir, "steps.json");
+        File.WriteAllText(steps, """{"steps":[{"op":"add_points","frame":0,"obj_id":1,"points":[[160,90]],"labels":[1]},{"op":"propagate"}]}""");
+        string[] args = ["video", "--checkpoint", Path.Combine(Folder, "model.pt"), "--config", Path.Combine(Folder, "config.yaml"),
+            "--input", Path.Combine(Golden.SharedDir, "samples", "videos", "bedroom"), "--prompts", steps,
+            "--output", Path.Combine(output, "masks"), "--save-tensors", Path.Combine(output, "logits.safetensors")];
+        // The first step's line is printed when it is done, just before the propagation over 200 frames starts.
+        var (signalled, code, stderr) = Interrupt(args, stdout => stdout.Contains("step 0 add_points"));
+        Assert.True(signalled, "the run ended before its first step was reported, so nothing was interrupted");
+        Assert.Equal(Sam2Sharp.Cli.Commands.Cli.Cancelled, code);
+        Assert.Equal(CancelledLine, stderr.TrimEnd('\n'));
+        Assert.Empty(Directory.GetFileSystemEntries(output));
     }
 }

@@ -50,19 +50,19 @@ public static class VideoCommand
         var cmd = new Command("video", Help);
         model.AddTo(cmd);
         foreach (var o in new Option[] { input, prompts, output, overlay, fps, saveTensors, nonOverlap }) cmd.Options.Add(o);
-        cmd.SetAction(r => Cli.Run(() =>
+        cmd.SetAction((r, ct) => Cli.Run(() =>
         {
             // The model is resolved (a --model fetched) only once the frames, steps and outputs are known to be good.
             return Execute(new Request(() => model.Resolve(r), r.GetValue(input)!, r.GetValue(prompts)!,
-                r.GetValue(output), r.GetValue(overlay), r.GetValue(fps), r.GetValue(saveTensors), r.GetValue(nonOverlap), model.Options(r)));
-        }));
+                r.GetValue(output), r.GetValue(overlay), r.GetValue(fps), r.GetValue(saveTensors), r.GetValue(nonOverlap), model.Options(r)), ct);
+        }, ct));
         return cmd;
     }
 
     sealed record Request(Func<(string? Checkpoint, string? Config)> ResolveModel, string Input, string Prompts, string? Output, string? Overlay,
         double? Fps, string? SaveTensors, bool NonOverlapMasks, Sam2ModelOptions ModelOptions);
 
-    static int Execute(Request q)
+    static int Execute(Request q, CancellationToken ct)
     {
         // --- everything the user gave is checked before the model is loaded ---
         if (q.Output is null && q.Overlay is null && q.SaveTensors is null)
@@ -89,8 +89,8 @@ public static class VideoCommand
             foreach (var step in steps)
             {
                 int before = outputs.Count;
-                if (interactive && step is PropagateStep) WithProgressBar(step, progress => Play(runner, step, outputs, progress));
-                else Play(runner, step, outputs, null);
+                if (interactive && step is PropagateStep) WithProgressBar(step, progress => Play(runner, step, outputs, progress, ct));
+                else Play(runner, step, outputs, null, ct);
                 Console.WriteLine($"step {step.Index} {step.Op}: {Describe(before, outputs.Count)}; objects: {(session.ObjIds.Count == 0 ? "none" : string.Join(", ", session.ObjIds))}");
             }
             outputs.Commit();
@@ -104,9 +104,10 @@ public static class VideoCommand
         }
     }
 
-    static void Play(VideoStepRunner runner, VideoStep step, VideoOutputs outputs, IProgress<VideoStepProgress>? progress)
+    static void Play(VideoStepRunner runner, VideoStep step, VideoOutputs outputs, IProgress<VideoStepProgress>? progress,
+                     CancellationToken ct)
     {
-        foreach (var r in runner.Play(step, progress))
+        foreach (var r in runner.Play(step, progress, ct))
             using (r) outputs.Add(r);
     }
 
