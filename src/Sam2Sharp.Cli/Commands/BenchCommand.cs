@@ -113,7 +113,7 @@ public static class BenchCommand
         double fp32 = MatmulPeak.Measure(ScalarType.Float32), bf16 = MatmulPeak.Measure(ScalarType.BFloat16, bf16Size);
         Print("matmul_peak_fp32_gflops", F(fp32), "GFLOP/s");
         Print("matmul_peak_bf16_gflops", F(bf16), "GFLOP/s");
-        if (bf16Size != 4096) Print("matmul_peak_bf16_size", I(bf16Size), "(no bf16 instructions: a smaller product)");
+        if (!cpu.HasFastBf16) Print("matmul_peak_bf16_size", I(bf16Size), "(no bf16 instructions: a smaller product)");
         return precision == Sam2Precision.BFloat16 ? bf16 : fp32;
     }
 

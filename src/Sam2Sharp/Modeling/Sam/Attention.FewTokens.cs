@@ -14,7 +14,10 @@ public partial class Attention
 {
     /// <summary>Whether moving the image side's projection onto the tokens pays: image tokens per prompt, heads × tokens below the width.</summary>
     bool FoldPays(Tensor tokens, Tensor image) =>
-        (dropoutP == 0 || !training) && image.shape[0] == tokens.shape[0] && numHeads * tokens.shape[1] < internalDim;
+        NoDropout && image.shape[0] == tokens.shape[0] && numHeads * tokens.shape[1] < internalDim;
+
+    /// <summary>The regrouped products skip attention dropout, so they serve only where there is none.</summary>
+    bool NoDropout => dropoutP == 0 || !training;
 
     /// <summary>Tokens B×T×C (queries) attending to image tokens B×N×C (keys, values); as <see cref="Forward"/>, in fewer products where that pays.</summary>
     public Tensor TokensToImage(Tensor q, Tensor k, Tensor v)
@@ -39,7 +42,7 @@ public partial class Attention
     /// </summary>
     public Tensor ImageToTokens(Tensor q, Tensor k, Tensor v, Tensor residual)
     {
-        bool shared = q.shape[0] == 1 && k.shape[0] > 1 && (dropoutP == 0 || !training);
+        bool shared = NoDropout && q.shape[0] == 1 && k.shape[0] > 1;
         if (!shared && !FoldPays(k, q)) return residual + Forward(q, k, v, 0);
         using var scope = NewDisposeScope();
         long b = k.shape[0], t = k.shape[1], n = q.shape[1], dh = internalDim / numHeads, c = q.shape[2];
@@ -59,7 +62,7 @@ public partial class Attention
         var vo = vh.matmul(wo).view(b, numHeads * t, -1);                                      // B×HT×C
         // Each head's weights sum to 1, so the output bias rides on the first head's values, and the residual is
         // added in place: one pass over the B×N×C result after its product.
-        vo[.., ..(int)t] += out_proj.bias!;
+        vo.narrow(1, 0, t).add_(out_proj.bias!);
         return p.matmul(vo).add_(residual).MoveToOuterDisposeScope();
     }
 }

@@ -227,8 +227,8 @@ public sealed class MaskDecoder : nn.Module
         {
             using var chunkScope = NewDisposeScope();
             var range = TensorIndex.Slice(from, to);
-            var features = highResFeatures?.Select(f => f.shape[0] == 1 ? f : f[range]).ToList();
-            var upscaled = Upscale(imageTokens[range], UseHighResFeatures ? features : null);
+            var features = UseHighResFeatures ? highResFeatures!.Select(f => f.shape[0] == 1 ? f : f[range]).ToList() : null;
+            var upscaled = Upscale(imageTokens[range], features);
             long uh = upscaled.shape[1], uw = upscaled.shape[2];
             return hyperIn[range].matmul(upscaled.flatten(1, 2).transpose(1, 2)).view(to - from, -1, uh, uw)
                 .MoveToOuterDisposeScope();
