@@ -30,6 +30,7 @@ public static class BenchCommand
         {
             int n = r.GetValue(runs);
             if (n < 1) throw new Sam2Exception("--runs must be at least 1");
+            if (r.GetValue(decoderBatch) < 0) throw new Sam2Exception("--decoder-batch must not be negative");
             SetThreads(r.GetValue(threads));
             using var sam = model.Load(r, defaultConfig: "sam2.1_hiera_t");
             double peak = PrintMachine(sam.Precision);
@@ -60,7 +61,6 @@ public static class BenchCommand
                 if (r.GetValue(profile))
                     PrintProfile(Profile(n, DecodeBatch), SectionFlops(sam.Config, nb), peak, $"batch{nb}.");
             }
-            else if (r.GetValue(decoderBatch) < 0) throw new Sam2Exception("--decoder-batch must not be negative");
             var amgRuns = new List<(string Name, AmgOptions Options)>();
             if (r.GetValue(amg)) amgRuns.Add(("amg", new AmgOptions()));
             if (r.GetValue(amgKeepAll)) amgRuns.Add(("amg_keep_all", new AmgOptions { PredIouThresh = 0, StabilityScoreThresh = 0 }));
