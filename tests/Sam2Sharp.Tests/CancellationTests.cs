@@ -59,6 +59,30 @@ public sealed class CancellationTests : IDisposable
         Assert.Equal(Directory.GetFiles(Path.Combine(output, "bedroom_a")).Length, Directory.GetFiles(Path.Combine(output, "bedroom_b")).Length);
     }
 
+    /// <summary>A training run cancelled through its token between checkpoints saves the steps done, so a resumed run
+    /// continues from them (before, the steps since the last checkpoint were lost, and with none yet the run folder could
+    /// be neither resumed nor started again).</summary>
+    [Fact]
+    public void CancelledTrainingSavesTheStepsDoneForResume()
+    {
+        var yaml = TrainerTests.OneStepYaml(dir);
+        var cfg = Sam2Sharp.Training.TrainRunConfig.Load(yaml);
+        cfg.Run.Steps = 5;
+        cfg.Run.CheckpointEvery = 100;
+        var source = TrainerTests.FixedClip.Golden(Path.Combine(Golden.SharedDir, "golden", "sam2.1-micro"));
+        using var cts = new CancellationTokenSource();
+        using (var t = new Sam2Sharp.Training.Sam2Trainer(cfg, source, resume: false))
+        {
+            Assert.Null(t.CheckpointStep);
+            var progress = new OnReport(p => { if (p.Done == 2) cts.Cancel(); });
+            Assert.ThrowsAny<OperationCanceledException>(() => t.Run(progress: progress, cancellationToken: cts.Token));
+            Assert.Equal(2, t.Step);
+            Assert.Equal(2, t.CheckpointStep);
+        }
+        using var resumed = new Sam2Sharp.Training.Sam2Trainer(cfg, source, resume: true);
+        Assert.Equal(2, resumed.Step);
+    }
+
     [DllImport("libc", SetLastError = true)]
     static extern int kill(int pid, int sig);
 
@@ -128,5 +152,34 @@ public sealed class CancellationTests : IDisposable
         Assert.Equal(Sam2Sharp.Cli.Commands.Cli.Cancelled, code);
         Assert.Equal(CancelledLine, stderr.TrimEnd('\n'));
         Assert.Empty(Directory.GetFileSystemEntries(output));
+    }
+
+    /// <summary>Ctrl-C during <c>sam2 train</c>, between two checkpoints: the steps done are saved before it ends, its one
+    /// line says which step the checkpoint holds, and <c>--resume</c> starts there.</summary>
+    [Fact]
+    public void CtrlCDuringTrainingSavesTheStepsDoneAndSaysSo()
+    {
+        var data = Sam2Sharp.Training.SyntheticVos.Generate(Path.Combine(dir, "data"), new Sam2Sharp.Training.SyntheticVosOptions
+        {
+            Videos = 2, Frames = 3, Width = 64, Height = 48, Objects = 2, Seed = 3,
+            Backgrounds = [Path.Combine(Golden.SharedDir, "samples", "videos", "bedroom")],
+        });
+        var yaml = TrainingDataTests.WriteRunYaml(data.Root, "JPEGImages", "Annotations", null, """
+            run:
+              steps: 1000
+              checkpoint_every: 1000
+            """);
+        string output = Path.Combine(data.Root, "out"), log = Path.Combine(output, "train_log.jsonl");
+        int Lines() { try { return File.ReadAllLines(log).Count(l => l.Length > 0); } catch (IOException) { return 0; } }
+        var (signalled, code, stderr) = Interrupt(["train", "-c", yaml, "-q"], _ => Lines() >= 1);
+        Assert.True(signalled, "the run ended before its first step was logged, so nothing was interrupted");
+        Assert.Equal(Sam2Sharp.Cli.Commands.Cli.Cancelled, code);
+        int done = Lines();
+        Assert.InRange(done, 1, 999);
+        Assert.Equal($"error: cancelled; {Path.Combine(output, "checkpoint.pt")} holds step {done} of 1000; continue with --resume", stderr.TrimEnd('\n'));
+        Assert.DoesNotContain(Directory.GetFiles(output), f => f.EndsWith(".tmp"));
+        var cfg = Sam2Sharp.Training.TrainRunConfig.Load(yaml);
+        using var resumed = new Sam2Sharp.Training.Sam2Trainer(cfg, Sam2Sharp.Cli.Commands.TrainCommand.OpenVosDataset(cfg, 256), resume: true);
+        Assert.Equal(done, resumed.Step);
     }
 }

@@ -26,7 +26,7 @@ public static class BenchCommand
         var cmd = new Command("bench", "Time the image encoder and the mask decoder, and with --amg the automatic mask generator (random weights when no checkpoint is given).");
         model.AddTo(cmd);
         foreach (var o in new Option[] { runs, threads, amg, amgKeepAll, decoderBatch, profile }) cmd.Options.Add(o);
-        cmd.SetAction(r => Cli.Run(() =>
+        cmd.SetAction((r, ct) => Cli.Run(() =>
         {
             int n = r.GetValue(runs);
             if (n < 1) throw new Sam2Exception("--runs must be at least 1");
@@ -38,28 +38,28 @@ public static class BenchCommand
             var image = SyntheticImage(s, s);
             using var predictor = new Sam2ImagePredictor(sam);
 
-            var encoderMs = Stats.MedianMs(n, () => predictor.SetImage(image));
+            var encoderMs = Stats.MedianMs(n, () => predictor.SetImage(image), ct);
             var point = new float[,] { { s / 2f, s / 2f } };
             void Decode() => predictor.Predict(point, [1], multimaskOutput: true).Dispose();
-            var decoderMs = Stats.MedianMs(n, Decode);
+            var decoderMs = Stats.MedianMs(n, Decode, ct);
             Print("config", sam.Config.Name, "");
             Print("image_size", I(s), "px");
             PrintRate("image_encoder", encoderMs, EncoderFlops.Count(sam.Config), peak);
             PrintRate("decoder_per_prompt", decoderMs, ModuleFlops.Decoder(sam.Config), peak);
             if (r.GetValue(profile))
             {
-                PrintProfile(Profile(n, () => predictor.SetImage(image)), SectionFlops(sam.Config, 1), peak);
-                PrintProfile(Profile(n, Decode), SectionFlops(sam.Config, 1), peak);
+                PrintProfile(Profile(n, () => predictor.SetImage(image), ct), SectionFlops(sam.Config, 1), peak);
+                PrintProfile(Profile(n, Decode, ct), SectionFlops(sam.Config, 1), peak);
             }
             if (r.GetValue(decoderBatch) is > 0 and var nb)
             {
                 using var grid = GridPoints(nb, s, sam.Device);
                 using var labels = ones(nb, 1, ScalarType.Int32, sam.Device);
                 void DecodeBatch() { var (m, iou) = predictor.DecodeTorch(grid, labels, multimaskOutput: true); m.Dispose(); iou.Dispose(); }
-                var batchMs = Stats.MedianMs(n, DecodeBatch);
+                var batchMs = Stats.MedianMs(n, DecodeBatch, ct);
                 PrintRate($"decoder_batch{nb}", batchMs, nb * ModuleFlops.Decoder(sam.Config), peak);
                 if (r.GetValue(profile))
-                    PrintProfile(Profile(n, DecodeBatch), SectionFlops(sam.Config, nb), peak, $"batch{nb}.");
+                    PrintProfile(Profile(n, DecodeBatch, ct), SectionFlops(sam.Config, nb), peak, $"batch{nb}.");
             }
             var amgRuns = new List<(string Name, AmgOptions Options)>();
             if (r.GetValue(amg)) amgRuns.Add(("amg", new AmgOptions()));
@@ -69,17 +69,17 @@ public static class BenchCommand
                 var amgImage = SyntheticImage(1024, 1024);
                 using var generator = new Sam2AutomaticMaskGenerator(sam, options);
                 int count = 0;
-                var amgMs = Stats.MedianMs(n, () => count = generator.Generate(amgImage).Count);
+                var amgMs = Stats.MedianMs(n, () => count = generator.Generate(amgImage, cancellationToken: ct).Count, ct);
                 int prompts = generator.PointCount;
                 double flops = generator.CropCount * EncoderFlops.Count(sam.Config) + prompts * ModuleFlops.Decoder(sam.Config);
                 PrintRate(name, amgMs, flops, peak);
                 Print($"{name}_masks", I(count), "masks");
                 if (r.GetValue(profile))
-                    PrintProfile(Profile(1, () => generator.Generate(amgImage)), SectionFlops(sam.Config, prompts), peak, name + ".");
+                    PrintProfile(Profile(1, () => generator.Generate(amgImage, cancellationToken: ct), ct), SectionFlops(sam.Config, prompts), peak, name + ".");
             }
             Print("runs", I(n), "runs");
             return 0;
-        }));
+        }, ct));
         return cmd;
     }
 
@@ -128,13 +128,15 @@ public static class BenchCommand
     }
 
     /// <summary>Section totals of <paramref name="passes"/> runs of <paramref name="action"/>, per run.</summary>
-    internal static IReadOnlyList<(string Name, double Ms, long Calls)> Profile(int passes, Action action)
+    internal static IReadOnlyList<(string Name, double Ms, long Calls)> Profile(int passes, Action action, CancellationToken cancellationToken)
     {
+        void Passes() { for (int i = 0; i < passes; i++) { cancellationToken.ThrowIfCancellationRequested(); action(); } }
         Profiler.Start();
-        try { for (int i = 0; i < passes; i++) action(); }
+        try { Passes(); }
         finally { Profiler.Stop(); }
         Profiler.Start();
-        for (int i = 0; i < passes; i++) action();
+        try { Passes(); }
+        catch { Profiler.Stop(); throw; }
         return Profiler.Stop().Select(x => (x.Name, x.Ms / passes, x.Calls / passes)).ToList();
     }
 

@@ -22,7 +22,7 @@ public static class BenchVideoCommand
         var cmd = new Command("bench-video", "Track objects through a long video; print ms per frame per object and peak memory.");
         model.AddTo(cmd);
         foreach (var o in new Option[] { video, frames, objects, every, keepAll, threads, profile }) cmd.Options.Add(o);
-        cmd.SetAction(r => Cli.Run(() =>
+        cmd.SetAction((r, ct) => Cli.Run(() =>
         {
             int n = r.GetValue(frames), k = r.GetValue(objects), rep = r.GetValue(every);
             if (n < 2) throw new Sam2Exception("--frames must be at least 2");
@@ -44,7 +44,7 @@ public static class BenchVideoCommand
                     BenchCommand.Print($"live_tensors_after_{s.Frame + 1}_frames", s.LiveTensors.ToString(CultureInfo.InvariantCulture), "tensors");
                 }
                 if (profiling && s.Frame + 1 == fullFrom) Profiler.Start();
-            });
+            }, ct);
             var sections = profiling ? Profiler.Stop() : [];
             // Frame 0 holds the prompts; the tracked frames are the rest.
             var tracked = samples.Skip(1).Select(s => s.Milliseconds).ToList();
@@ -78,7 +78,7 @@ public static class BenchVideoCommand
             }
 
             return 0;
-        }));
+        }, ct));
         return cmd;
     }
 }

@@ -29,18 +29,19 @@ public static class Cli
     /// cancel <paramref name="cancellationToken"/> (the command's token, which the action passes to the library): the
     /// library stops at its next step, and the command ends with one line and <see cref="Cancelled"/>. Outputs are
     /// staged, so a cancelled run leaves nothing partial, and a batch's finished items stay for a re-run to skip.
+    /// <paramref name="cancelled"/> says instead what a cancelled run left (training: the step it saved).
     /// </summary>
-    public static Task<int> Run(Func<int> action, CancellationToken cancellationToken) =>
-        RunAsync(() => Task.Run(action, CancellationToken.None), cancellationToken);
+    public static Task<int> Run(Func<int> action, CancellationToken cancellationToken, Func<string>? cancelled = null) =>
+        RunAsync(() => Task.Run(action, CancellationToken.None), cancellationToken, cancelled);
 
     /// <summary>The same for an action that awaits (a server that runs until Ctrl-C); a cancellation of
     /// <paramref name="cancellationToken"/> that ends it is reported as <see cref="Cancelled"/>.</summary>
-    public static async Task<int> RunAsync(Func<Task<int>> action, CancellationToken cancellationToken = default)
+    public static async Task<int> RunAsync(Func<Task<int>> action, CancellationToken cancellationToken = default, Func<string>? cancelled = null)
     {
         try { return await action(); }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            Console.Error.WriteLine("error: cancelled; nothing partial was written (a batch re-run resumes after its finished items)");
+            Console.Error.WriteLine($"error: cancelled; {cancelled?.Invoke() ?? "nothing partial was written (a batch re-run resumes after its finished items)"}");
             return Cancelled;
         }
         catch (Sam2Exception e)

@@ -23,7 +23,7 @@ public static class ClicksCommand
         var cmd = new Command("clicks", "Interactive segmentation benchmark: a simulated user clicks the centre of the largest error, up to --max-clicks times per object");
         model.AddTo(cmd);
         foreach (var o in new Option[] { images, masks, video, videoMasks, frames, maxClicks, outputDir, quiet }) cmd.Options.Add(o);
-        cmd.SetAction(r => Cli.Run(() =>
+        cmd.SetAction((r, ct) => Cli.Run(() =>
         {
             int budget = r.GetValue(maxClicks);
             if (budget < 1) throw new Sam2Exception("--max-clicks must be at least 1");
@@ -40,7 +40,7 @@ public static class ClicksCommand
                 ClickEvaluation.ImagePairs(imagesDir, masksDir); // fail on a missing mask before loading the model
                 using var sam = model.Load(r);
                 using var predictor = new Sam2ImagePredictor(sam);
-                result = ClickEvaluation.EvaluateImages(predictor, imagesDir, masksDir, budget, log);
+                result = ClickEvaluation.EvaluateImages(predictor, imagesDir, masksDir, budget, log, ct);
             }
             else
             {
@@ -50,7 +50,7 @@ public static class ClicksCommand
                 if (!Directory.Exists(videoPath) && !File.Exists(videoPath)) throw new Sam2Exception($"video not found: {videoPath}");
                 using var sam = model.Load(r);
                 var predictor = new Sam2VideoPredictor(sam);
-                result = ClickEvaluation.EvaluateVideo(predictor, videoPath!, masksDir, frameList, budget, log);
+                result = ClickEvaluation.EvaluateVideo(predictor, videoPath!, masksDir, frameList, budget, log, ct);
             }
 
             Console.Write(result.ToText());
@@ -60,7 +60,7 @@ public static class ClicksCommand
                 Console.WriteLine($"Saved {Path.Combine(dir, "results.json")} and {Path.Combine(dir, "curve.png")}");
             }
             return 0;
-        }));
+        }, ct));
         return cmd;
     }
 

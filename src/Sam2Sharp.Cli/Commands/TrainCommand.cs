@@ -42,27 +42,34 @@ public static class TrainCommand
         var hub = new HubOptions();
         cmd.Options.Add(model);
         hub.AddTo(cmd);
-        cmd.SetAction(pr => Cli.Run(() =>
+        cmd.SetAction((pr, ct) =>
         {
-            var cfg = TrainRunConfig.Load(pr.GetValue(config)!);
-            if (pr.GetValue(model) is { } name)
+            Sam2Trainer? trainer = null; // what a cancelled run saved is told from it
+            return Cli.Run(() =>
             {
-                if (cfg.Model.Checkpoint is not null) throw new Sam2Exception($"{pr.GetValue(config)}: model.checkpoint is given, and so is --model {name}: keep one");
-                cfg.Model.Checkpoint = hub.Resolve(pr, name).CheckpointPath;
-            }
-            return Execute(cfg, openDataset, pr.GetValue(resume), pr.GetValue(quiet));
-        }));
+                var cfg = TrainRunConfig.Load(pr.GetValue(config)!);
+                if (pr.GetValue(model) is { } name)
+                {
+                    if (cfg.Model.Checkpoint is not null) throw new Sam2Exception($"{pr.GetValue(config)}: model.checkpoint is given, and so is --model {name}: keep one");
+                    cfg.Model.Checkpoint = hub.Resolve(pr, name).CheckpointPath;
+                }
+                return Execute(cfg, openDataset, pr.GetValue(resume), pr.GetValue(quiet), t => trainer = t, ct);
+            }, ct, () => trainer?.CheckpointStep is { } step
+                ? $"{trainer.CheckpointPath} holds step {step} of {trainer.Config.Run.Steps}; continue with --resume"
+                : "no step was done, nothing was saved");
+        });
         return cmd;
     }
 
-    static int Execute(TrainRunConfig cfg, DatasetOpener openDataset, bool resume, bool quiet)
+    static int Execute(TrainRunConfig cfg, DatasetOpener openDataset, bool resume, bool quiet, Action<Sam2Trainer> started, CancellationToken ct)
     {
         var modelConfig = Config.ConfigLoader.Load(cfg.Model.Config);
         var source = openDataset(cfg, modelConfig.ImageSize);
         var heldOut = cfg.HeldOut();
         using var trainer = new Sam2Trainer(cfg, source, resume);
+        started(trainer);
         if (!quiet && resume) Console.WriteLine($"Resuming at step {trainer.Step} of {cfg.Run.Steps}");
-        ProgressDisplay.Run("training", quiet, progress => trainer.Run(heldOut, progress));
+        ProgressDisplay.Run("training", quiet, progress => trainer.Run(heldOut, progress, ct));
         Console.WriteLine($"Saved the model to {trainer.CheckpointPath} (log: {trainer.LogPath})");
         return 0;
     }

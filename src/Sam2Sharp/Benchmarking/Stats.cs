@@ -23,12 +23,15 @@ public static class Stats
     }
 
     /// <summary>Median wall time in ms of <paramref name="n"/> runs after one warm-up run.</summary>
-    public static double MedianMs(int n, Action action)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked before each run).</exception>
+    public static double MedianMs(int n, Action action, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         action();
         var times = new double[n];
         for (int i = 0; i < n; i++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var sw = Stopwatch.StartNew();
             action();
             times[i] = sw.Elapsed.TotalMilliseconds;

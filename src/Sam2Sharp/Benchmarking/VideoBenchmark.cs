@@ -26,8 +26,10 @@ public static class VideoBenchmark
     /// <param name="frames">Frames to track.</param>
     /// <param name="objects">Objects to track, each prompted with a box on frame 0.</param>
     /// <param name="progress">Called with each sample as soon as it is measured.</param>
+    /// <param name="cancellationToken">Checked before each frame.</param>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public static IReadOnlyList<VideoBenchmarkSample> Run(Sam2VideoPredictor predictor, string video, int frames, int objects,
-        Action<VideoBenchmarkSample>? progress = null)
+        Action<VideoBenchmarkSample>? progress = null, CancellationToken cancellationToken = default)
     {
         var src = FrameSource.Open(video);
         using var session = predictor.InitState(new LoopedFrameSource(src, frames));
@@ -42,7 +44,7 @@ public static class VideoBenchmark
         ResetPeakResidentSet();
         var proc = Process.GetCurrentProcess();
         var sw = Stopwatch.StartNew();
-        foreach (var r in predictor.PropagateInVideo(session))
+        foreach (var r in predictor.PropagateInVideo(session, cancellationToken: cancellationToken))
         {
             r.Dispose();
             double ms = sw.Elapsed.TotalMilliseconds;

@@ -144,7 +144,9 @@ public static class ClickEvaluation
     /// keeps the one with the highest predicted IoU (as SAM 2 does with one click); later clicks ask for one mask, with the
     /// previous low-resolution logits as the mask input.
     /// </summary>
-    public static ClickTargetResult RunImageTarget(Sam2ImagePredictor predictor, ClickTarget target, int maxClicks = DefaultMaxClicks)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked before each click).</exception>
+    public static ClickTargetResult RunImageTarget(Sam2ImagePredictor predictor, ClickTarget target, int maxClicks = DefaultMaxClicks,
+        CancellationToken cancellationToken = default)
     {
         CheckBudget(maxClicks);
         var (h, w) = predictor.OriginalSizes[^1];
@@ -158,6 +160,7 @@ public static class ClickEvaluation
         {
             for (int k = 0; k < maxClicks; k++)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 var click = PointSampling.SampleFromErrorCenter(target.Mask, pred, w, h);
                 clicks.Add(click);
                 bool multimask = k == 0;
@@ -180,8 +183,9 @@ public static class ClickEvaluation
     /// Clicks on one target on a frame of an open video session: the session is reset, then each click is added with
     /// <c>clearOldPoints: false</c>, so that the predictor feeds its previous logits on that frame back with all clicks.
     /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked before each click).</exception>
     public static ClickTargetResult RunVideoTarget(Sam2VideoPredictor predictor, VideoSession session, int frameIdx, ClickTarget target,
-        int maxClicks = DefaultMaxClicks)
+        int maxClicks = DefaultMaxClicks, CancellationToken cancellationToken = default)
     {
         CheckBudget(maxClicks);
         int w = session.VideoWidth, h = session.VideoHeight;
@@ -195,6 +199,7 @@ public static class ClickEvaluation
         {
             for (int k = 0; k < maxClicks; k++)
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 var click = PointSampling.SampleFromErrorCenter(target.Mask, pred, w, h);
                 clicks.Add(click);
                 using var r = predictor.AddNewPointsOrBox(session, frameIdx, target.ObjectId, [click.ToPromptPoint()],
@@ -210,8 +215,9 @@ public static class ClickEvaluation
     }
 
     /// <summary>Every image of <paramref name="imagesDir"/> with its mask <c>&lt;stem&gt;.png</c> in <paramref name="masksDir"/>.</summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked before each click).</exception>
     public static ClickEvaluationResult EvaluateImages(Sam2ImagePredictor predictor, string imagesDir, string masksDir,
-        int maxClicks = DefaultMaxClicks, Action<string>? progress = null)
+        int maxClicks = DefaultMaxClicks, Action<string>? progress = null, CancellationToken cancellationToken = default)
     {
         var pairs = ImagePairs(imagesDir, masksDir);
         var results = new List<ClickTargetResult>();
@@ -223,7 +229,7 @@ public static class ClickEvaluation
             predictor.SetImage(RgbImage.Load(image));
             foreach (var t in targets)
             {
-                var r = RunImageTarget(predictor, t, maxClicks);
+                var r = RunImageTarget(predictor, t, maxClicks, cancellationToken);
                 results.Add(r);
                 progress?.Invoke($"{name} object {t.ObjectId}: IoU after 1 click {r.Ious[0]:F3}, after {maxClicks} {r.Ious[^1]:F3}");
             }
@@ -249,8 +255,9 @@ public static class ClickEvaluation
     }
 
     /// <summary>Every object of the DAVIS-layout masks (<c>&lt;frame name&gt;.png</c>) on the chosen frames of a video.</summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked before each click).</exception>
     public static ClickEvaluationResult EvaluateVideo(Sam2VideoPredictor predictor, string videoPath, string videoMasksDir, IReadOnlyList<int> frames,
-        int maxClicks = DefaultMaxClicks, Action<string>? progress = null)
+        int maxClicks = DefaultMaxClicks, Action<string>? progress = null, CancellationToken cancellationToken = default)
     {
         CheckBudget(maxClicks);
         if (!Directory.Exists(videoMasksDir)) throw new Sam2Exception($"video mask folder not found: {videoMasksDir}");
@@ -265,7 +272,7 @@ public static class ClickEvaluation
             var targets = TargetsFromMask(Path.Combine(videoMasksDir, name + ".png"), $"frame {name}");
             foreach (var t in targets)
             {
-                var r = RunVideoTarget(predictor, session, f, t, maxClicks);
+                var r = RunVideoTarget(predictor, session, f, t, maxClicks, cancellationToken);
                 results.Add(r);
                 progress?.Invoke($"frame {name} object {t.ObjectId}: IoU after 1 click {r.Ious[0]:F3}, after {maxClicks} {r.Ious[^1]:F3}");
             }

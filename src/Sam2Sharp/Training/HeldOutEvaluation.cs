@@ -45,7 +45,8 @@ public sealed class HeldOutEvaluation
     }
 
     /// <summary>Tracks every held-out video with the weights of <paramref name="model"/>, scores J&amp;F and appends it to the log.</summary>
-    public HeldOutResult Evaluate(Sam2Base model, long step)
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked before each frame); nothing is logged.</exception>
+    public HeldOutResult Evaluate(Sam2Base model, long step, CancellationToken cancellationToken = default)
     {
         var predictions = Path.Combine(OutputFolder, $"step_{step:D6}");
         // Our own folder: a resumed run that evaluates the same step again replaces it.
@@ -61,7 +62,7 @@ public sealed class HeldOutEvaluation
         try
         {
             var predictor = new Sam2VideoPredictor(model, VosInference.PredictorOptions(Layout));
-            foreach (var v in Videos) VosInference.RunVideo(predictor, options, v);
+            foreach (var v in Videos) VosInference.RunVideo(predictor, options, v, cancellationToken: cancellationToken);
         }
         finally
         {

@@ -26,6 +26,8 @@ public sealed class Sam2Trainer : IDisposable
     public MultiStepMultiMasksAndIous Loss { get; }
     /// <summary>Steps done so far.</summary>
     public long Step { get; private set; }
+    /// <summary>The step that checkpoint.pt and resume.bin hold (a resumed run's starting step), null before the first save.</summary>
+    public long? CheckpointStep { get; private set; }
     /// <summary>The model checkpoint in the official layout, in the output folder.</summary>
     public string CheckpointPath => Path.Combine(Config.Output, "checkpoint.pt");
     /// <summary>The optimiser and step state a resumed run continues from.</summary>
@@ -60,6 +62,7 @@ public sealed class Sam2Trainer : IDisposable
             var st = TrainCheckpoint.LoadResume(ResumePath, Optimizer);
             if (st.Seed != config.Run.Seed) throw new Sam2Exception($"the run was started with seed {st.Seed}, the config now says {config.Run.Seed}");
             Step = st.Step;
+            CheckpointStep = Step;
             TrimLog(LogPath, Step);
         }
     }
@@ -117,7 +120,8 @@ public sealed class Sam2Trainer : IDisposable
     /// <paramref name="heldOut"/> its J&amp;F before the first step, every <c>eval.every</c> steps and at the end (a
     /// resumed run redoes what came after its checkpoint). <paramref name="progress"/> is told after each step
     /// (<see cref="Sam2Progress.Item"/>: its loss, learning rate and speed) and of each held-out result
-    /// (<see cref="Sam2Progress.Message"/>). Cancellation is checked between steps; the last checkpoint stays.
+    /// (<see cref="Sam2Progress.Message"/>). Cancellation is checked between steps and in held-out evaluation: the steps done since
+    /// the last checkpoint are saved first, so that a resumed run (<c>resume</c>) continues from them.
     /// </summary>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public void Run(HeldOutEvaluation? heldOut = null, IProgress<Sam2Progress>? progress = null, CancellationToken cancellationToken = default)
@@ -127,22 +131,27 @@ public sealed class Sam2Trainer : IDisposable
         void EvaluateIfDue()
         {
             if (heldOut is null || (Step % Config.Eval.Every != 0 && !Done)) return;
-            var r = heldOut.Evaluate(Model, Step);
+            var r = heldOut.Evaluate(Model, Step, cancellationToken);
             progress?.Report(at with { Message = FormattableString.Invariant($"held-out J&F at step {r.Step}: {r.JF:F1} (J {r.J:F1}, F {r.F:F1}; {r.Videos} videos)") });
         }
-        if (heldOut is not null)
+        if (heldOut is not null && Step > 0) TrimLog(heldOut.LogPath, Step); // resumed: its results after the checkpoint are redone
+        try
         {
-            if (Step > 0) TrimLog(heldOut.LogPath, Step); // resumed: its results after the checkpoint are redone
             EvaluateIfDue();
+            while (!Done)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var r = RunStep();
+                lastLoss = r.Losses[MultiStepMultiMasksAndIous.CoreLoss];
+                progress?.Report(at = at with { Done = Step, Item = Describe(r) });
+                if (Step % Config.Run.CheckpointEvery == 0 || Done) SaveCheckpoint(lastLoss);
+                EvaluateIfDue();
+            }
         }
-        while (!Done)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var r = RunStep();
-            lastLoss = r.Losses[MultiStepMultiMasksAndIous.CoreLoss];
-            progress?.Report(at = at with { Done = Step, Item = Describe(r) });
-            if (Step % Config.Run.CheckpointEvery == 0 || Done) SaveCheckpoint(lastLoss);
-            EvaluateIfDue();
+            if (Step > (CheckpointStep ?? 0)) SaveCheckpoint(lastLoss);
+            throw;
         }
         if (!File.Exists(CheckpointPath)) SaveCheckpoint(lastLoss);
     }
@@ -158,6 +167,7 @@ public sealed class Sam2Trainer : IDisposable
         {
             Step = Step, TotalSteps = Config.Run.Steps, Seed = Config.Run.Seed, ConfigPath = Config.Model.Config, LastLoss = lastLoss,
         }, Optimizer);
+        CheckpointStep = Step;
     }
 
     /// <summary>Frees the optimiser and the model.</summary>
