@@ -343,6 +343,39 @@ public class TrainerTests(Xunit.Abstractions.ITestOutputHelper log)
         finally { dir.Delete(true); }
     }
 
+    /// <summary>A clip whose every frame is prompted with its mask takes the masks as its outputs: its loss depends on no
+    /// weight. The step is logged as not updated and changes nothing (the reference's backward pass raises there; this
+    /// port did too, as an internal error, in runs with 2-frame clips and the default prompts).</summary>
+    [Fact]
+    public void AStepWithEveryFrameGivenItsMaskIsLoggedAndChangesNothing()
+    {
+        var folder = Golden.Folders().First(f => Path.GetFileName(f) == "sam2.1-micro");
+        var dir = Directory.CreateTempSubdirectory("sam2nograd");
+        try
+        {
+            var cfg = TrainRunConfig.Load(TrainingDataTests.WriteRunYaml(dir.FullName, "imgs", "gts", null, """
+                prompts:
+                  prob_to_use_pt_input: 0
+                  num_init_cond_frames: 2
+                  rand_init_cond_frames: false
+                  num_frames_to_correct: 2
+                run:
+                  steps: 1
+                """));
+            using var t = new Sam2Trainer(cfg, FixedClip.Golden(folder), resume: false);
+            var before = t.Model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
+            var r = t.RunStep();
+            Assert.False(r.Updated);
+            Assert.Equal(0, r.GradNorm);
+            Assert.True(double.IsFinite(r.Losses["core_loss"]));
+            Assert.All(t.Model.named_parameters(), p => Assert.True(p.parameter.detach().allclose(before[p.name], rtol: 0, atol: 0), $"{p.name} changed"));
+            var line = JsonDocument.Parse(File.ReadAllLines(Path.Combine(cfg.Output, "train_log.jsonl")).Single()).RootElement;
+            Assert.False(line.GetProperty("updated").GetBoolean());
+            Assert.Equal(1, t.Step);
+        }
+        finally { dir.Delete(true); }
+    }
+
     [Fact]
     public void TrainCommandRunsAndRefusesToOverwrite()
     {

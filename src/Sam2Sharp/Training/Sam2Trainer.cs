@@ -5,8 +5,9 @@ using static TorchSharp.torch;
 
 namespace Sam2Sharp.Training;
 
-/// <summary>What one optimiser step did.</summary>
-public sealed record TrainStepResult(long Step, IReadOnlyDictionary<string, double> Losses, double Lr, double GradNorm, double Seconds, int NumObjects);
+/// <summary>What one optimiser step did; <paramref name="Updated"/> is false for a clip with nothing to learn (see <see cref="Sam2Trainer.RunStep"/>).</summary>
+public sealed record TrainStepResult(long Step, IReadOnlyDictionary<string, double> Losses, double Lr, double GradNorm, double Seconds, int NumObjects,
+    bool Updated = true);
 
 /// <summary>
 /// The training loop of a run: per step a batch from the source, SAM2Train's forward, the loss,
@@ -84,7 +85,12 @@ public sealed class Sam2Trainer : IDisposable
     /// <summary>Whether every step of the run is done.</summary>
     public bool Done => Step >= Config.Run.Steps;
 
-    /// <summary>One optimiser step; appends its line to the log.</summary>
+    /// <summary>
+    /// One optimiser step; appends its line to the log. A clip whose every frame was prompted with its mask takes the mask
+    /// as its output (SAM 2's <c>use_mask_input_as_output_without_sam</c>), so its loss depends on no weight (likely when
+    /// <c>data.num_frames</c> is at most <c>prompts.num_init_cond_frames</c>): that step is logged with
+    /// <c>"updated": false</c> and changes nothing, where the reference's backward pass fails.
+    /// </summary>
     public TrainStepResult RunStep()
     {
         var watch = Stopwatch.StartNew();
@@ -101,16 +107,17 @@ public sealed class Sam2Trainer : IDisposable
         var losses = Loss.Forward(outs, batch.Masks);
         var core = losses[MultiStepMultiMasksAndIous.CoreLoss];
         if (!double.IsFinite(core.item<float>())) throw new Sam2Exception($"step {Step}: the loss is {core.item<float>()}");
-        core.backward();
+        bool updated = core.requires_grad;
+        if (updated) core.backward();
         double lr = Optimizer.CurrentLr(Step);
-        double gradNorm = Optimizer.Step(Step);
+        double gradNorm = updated ? Optimizer.Step(Step) : 0;
         var values = losses.ToDictionary(kv => kv.Key, kv => (double)kv.Value.item<float>());
-        var result = new TrainStepResult(Step, values, lr, gradNorm, watch.Elapsed.TotalSeconds, (int)batch.Masks.shape[1]);
+        var result = new TrainStepResult(Step, values, lr, gradNorm, watch.Elapsed.TotalSeconds, (int)batch.Masks.shape[1], updated);
         Step++;
         File.AppendAllText(LogPath, JsonSerializer.Serialize(new Dictionary<string, object>
         {
             ["step"] = result.Step, ["lr"] = lr, ["grad_norm"] = gradNorm, ["seconds"] = Math.Round(result.Seconds, 3),
-            ["num_objects"] = result.NumObjects, ["losses"] = values,
+            ["num_objects"] = result.NumObjects, ["updated"] = updated, ["losses"] = values,
         }) + "\n");
         return result;
     }
@@ -157,7 +164,7 @@ public sealed class Sam2Trainer : IDisposable
     }
 
     static string Describe(TrainStepResult r) =>
-        FormattableString.Invariant($"loss {r.Losses[MultiStepMultiMasksAndIous.CoreLoss]:F4} lr {r.Lr:G3} {(r.Seconds > 0 ? 1 / r.Seconds : 0):F2} it/s");
+        FormattableString.Invariant($"loss {r.Losses[MultiStepMultiMasksAndIous.CoreLoss]:F4} lr {r.Lr:G3} {(r.Seconds > 0 ? 1 / r.Seconds : 0):F2} it/s{(r.Updated ? "" : " (every frame given its mask: no update)")}");
 
     /// <summary>Writes checkpoint.pt (official layout) and resume.bin.</summary>
     public void SaveCheckpoint(double lastLoss)
