@@ -107,6 +107,7 @@ public static class BenchCommand
         Print("cpu_flags", cpu.Flags, "");
         Print("threads", I(get_num_threads()), "threads");
         Print("precision", precision == Sam2Precision.BFloat16 ? "bf16" : "fp32", "");
+        Print("huge_pages", HugePages.Requested ? "requested" : "off", $"(kernel: {HugePages.KernelMode ?? "unknown"})");
         // Without bf16 instructions libtorch's bf16 product is a slow fallback (a 4096² product takes minutes): a
         // 1024² product says as much.
         int bf16Size = cpu.HasFastBf16 ? 4096 : 1024;
