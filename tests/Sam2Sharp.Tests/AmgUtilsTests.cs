@@ -216,6 +216,26 @@ public class AmgUtilsTests
         Assert.Equal(1f / 3f, AmgUtils.CalculateStabilityScore(t, 0.0, 0.7).item<float>());
     }
 
+    /// <summary>The one-pass count (contiguous float32 masks) gives what torch's comparisons and sums give (a transposed
+    /// view takes that path), with logits on both thresholds, NaN, and a width that is no multiple of the vector.</summary>
+    [Fact]
+    public void StabilityScoreInOnePassEqualsTorchs()
+    {
+        var g = new Generator().manual_seed(5);
+        var logits = (randn(new long[] { 2, 5, 29, 37 }, generator: g) * 2).round().div_(2); // many exactly ±1 and ±0.5
+        logits[0, 1] = full(29, 37, float.NaN);
+        logits[1, 2] = full(29, 37, -9f);
+        foreach (var offset in new[] { 1.0, 0.5, 0.7 })
+        {
+            var fast = AmgUtils.CalculateStabilityScore(logits, 0.0, offset);
+            var viaTorch = AmgUtils.CalculateStabilityScore(logits.transpose(-1, -2), 0.0, offset);
+            Assert.Equal(new long[] { 2, 5 }, fast.shape);
+            Assert.Equal(ScalarType.Float32, fast.dtype);
+            Assert.Equal(viaTorch.data<float>().ToArray(), fast.data<float>().ToArray());
+        }
+        Assert.True(float.IsNaN(AmgUtils.CalculateStabilityScore(logits, 0.0, 1.0)[1, 2].item<float>()));
+    }
+
     [Fact]
     public void BatchedMaskToBoxIncludingEmptyMasks()
     {

@@ -163,6 +163,12 @@ public static class AmgUtils
     public static Tensor CalculateStabilityScore(Tensor masks, double maskThreshold, double thresholdOffset)
     {
         using var scope = NewDisposeScope();
+        if (ThresholdCounts.Applies(masks))
+        {
+            // The same counts in one pass (torch compares a float32 tensor with the thresholds as float32).
+            var (above, aboveLow) = ThresholdCounts.Count(masks, (float)(maskThreshold + thresholdOffset), (float)(maskThreshold - thresholdOffset));
+            return (above / aboveLow).MoveToOuterDisposeScope();
+        }
         var intersections = (masks > (maskThreshold + thresholdOffset))
             .sum(-1, type: ScalarType.Int16).sum(-1, type: ScalarType.Int32);
         var unions = (masks > (maskThreshold - thresholdOffset))
