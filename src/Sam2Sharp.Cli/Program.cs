@@ -25,6 +25,9 @@ var verbose = new Option<bool>("--verbose") { Description = "On an internal erro
 root.Options.Add(verbose);
 var parsed = root.Parse(args);
 Cli.Verbose = parsed.GetValue(verbose);
+// The automatic mask generator decodes 64 prompts at a time: its temporaries are fresh memory of hundreds of MB on
+// every pass, cheaper in huge pages (asked for before the first tensor; see HugePages for why not everywhere).
+if (parsed.CommandResult.Command.Name == "amg") Sam2Sharp.HugePages.Request();
 // Ctrl-C or SIGTERM cancels a long command's token; it stops at its next frame, image or point batch and ends with one
 // line (Cli.Run). Only if it has not ended after this long is the process ended anyway (exit 130; staged outputs stay hidden).
 return parsed.Invoke(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(20) });

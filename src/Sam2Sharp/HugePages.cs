@@ -1,16 +1,16 @@
-using System.Diagnostics.CodeAnalysis;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Sam2Sharp;
 
 /// <summary>
-/// Whether libtorch backs its large CPU tensors (2 MB and up) with transparent huge pages. The model makes many fresh
-/// megabytes per call (a batch of 64 prompts in the decoder makes gigabytes of temporaries), and where the first touch
-/// of a fresh 4 kB page is slow (a virtual machine: about 1 ms per MB measured on one) a 2 MB page takes one fault
-/// instead of 512. libtorch reads <see cref="Variable"/> once, at its first allocation, so this assembly sets it in the
-/// native environment when it loads, unless it is set already (<c>THP_MEM_ALLOC_ENABLE=0</c> turns it off). Where the
-/// kernel's transparent huge pages are <c>never</c> it does nothing.
+/// Whether libtorch backs its large CPU tensors (2 MB and up) with transparent huge pages, which an application asks for
+/// with <see cref="Request"/> before its first tensor (libtorch reads <see cref="Variable"/> once, at its first
+/// allocation). Batches of many prompts (the automatic mask generator's 64) make temporaries of hundreds of MB, fresh
+/// memory on every pass, and where the first touch of a 4 kB page is slow (a virtual machine: about 1 ms per MB on
+/// one) a 2 MB page takes one fault instead of 512: <c>sam2 amg</c> asks for them. It is not the default: libtorch then
+/// page-aligns every block of 2 MB and up, and glibc serves page-aligned blocks of a few MB from fresh pages where it
+/// would reuse the freed ones, so one prompt at a time (clicks) decodes more slowly. Where the kernel's transparent
+/// huge pages are <c>never</c> it does nothing.
 /// </summary>
 public static class HugePages
 {
@@ -38,9 +38,11 @@ public static class HugePages
         }
     }
 
-    [SuppressMessage("Usage", "CA2255", Justification = "libtorch reads the variable at its first allocation: it must be set before any tensor exists, which only a module initializer ensures.")]
-    [ModuleInitializer]
-    internal static void RequestBeforeTheFirstTensor()
+    /// <summary>
+    /// Asks libtorch for huge pages (sets <see cref="Variable"/> to 1 in the native environment unless it is set: 0 keeps
+    /// them off). Call it before the process makes its first tensor; later it changes nothing.
+    /// </summary>
+    public static void Request()
     {
         if (OperatingSystem.IsLinux()) setenv(Variable, "1", overwrite: 0);
     }

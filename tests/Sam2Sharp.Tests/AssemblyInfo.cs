@@ -7,9 +7,9 @@ using Xunit;
 
 static class TestAssembly
 {
-    // A test that makes tensors before it touches a library type would start libtorch before the library's own module
-    // initializer asks for huge pages; running that initializer first gives every test the library's settings.
+    // The tests ask for huge pages as `sam2 amg` does, before their first tensor, so that HugePagesTests can see libtorch
+    // take them (everything else gives the same numbers either way).
     [System.Diagnostics.CodeAnalysis.SuppressMessage("Usage", "CA2255", Justification = "must run before the first tensor")]
     [ModuleInitializer]
-    internal static void LibraryFirst() => RuntimeHelpers.RunModuleConstructor(typeof(Sam2Sharp.HugePages).Module.ModuleHandle);
+    internal static void HugePagesFirst() => Sam2Sharp.HugePages.Request();
 }

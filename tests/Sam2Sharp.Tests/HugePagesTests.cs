@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace Sam2Sharp.Tests;
 
-/// <summary>The library asks libtorch for transparent huge pages before the first tensor, and libtorch takes them.</summary>
+/// <summary>Asked for before the first tensor (this test assembly does, as <c>sam2 amg</c> does), libtorch takes huge pages.</summary>
 public sealed class HugePagesTests
 {
     [Fact]

@@ -79,7 +79,7 @@ public static class BenchCommand
             }
             Print("runs", I(n), "runs");
             return 0;
-        }, ct));
+        }, ct, () => "nothing was written"));
         return cmd;
     }
 

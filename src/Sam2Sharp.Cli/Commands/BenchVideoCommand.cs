@@ -78,7 +78,7 @@ public static class BenchVideoCommand
             }
 
             return 0;
-        }, ct));
+        }, ct, () => "nothing was written"));
         return cmd;
     }
 }

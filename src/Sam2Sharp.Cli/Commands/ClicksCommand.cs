@@ -60,7 +60,7 @@ public static class ClicksCommand
                 Console.WriteLine($"Saved {Path.Combine(dir, "results.json")} and {Path.Combine(dir, "curve.png")}");
             }
             return 0;
-        }, ct));
+        }, ct, () => "nothing was written"));
         return cmd;
     }
 
