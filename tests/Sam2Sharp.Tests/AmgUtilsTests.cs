@@ -232,6 +232,10 @@ public class AmgUtilsTests
             Assert.Equal(new long[] { 2, 5 }, fast.shape);
             Assert.Equal(ScalarType.Float32, fast.dtype);
             Assert.Equal(viaTorch.data<float>().ToArray(), fast.data<float>().ToArray());
+            // A contiguous slice starts past its storage's first element: read from its own start.
+            var slice = logits[1, TensorIndex.Slice(1, 4)];
+            Assert.Equal(AmgUtils.CalculateStabilityScore(slice.transpose(-1, -2), 0.0, offset).data<float>().ToArray(),
+                AmgUtils.CalculateStabilityScore(slice, 0.0, offset).data<float>().ToArray());
         }
         Assert.True(float.IsNaN(AmgUtils.CalculateStabilityScore(logits, 0.0, 1.0)[1, 2].item<float>()));
     }
