@@ -1,6 +1,7 @@
 using Sam2Sharp.Benchmarking;
 using Sam2Sharp.Imaging;
 using Sam2Sharp.Modeling;
+using Sam2Sharp.Modeling.Sam;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -39,7 +40,7 @@ public sealed class Sam2ImagePredictor : IDisposable
     public bool IsBatch { get; private set; }
     /// <summary>The image embedding, B×C×S/16×S/16 (owned by the predictor).</summary>
     public Tensor ImageEmbedding => imageEmbed ?? throw new InvalidOperationException("An image must be set with SetImage(...) first.");
-    /// <summary>The decoder's high-resolution features, B×C/8×S/4×S/4 and B×C/4×S/8×S/8.</summary>
+    /// <summary>The decoder's high-resolution features, B×C/8×S/4×S/4 and B×C/4×S/8×S/8, stored channels-last (<see cref="Modeling.Sam.MaskDecoder.ChannelsLast"/>).</summary>
     public IReadOnlyList<Tensor> HighResFeatures => highResFeats ?? throw new InvalidOperationException("An image must be set with SetImage(...) first.");
     /// <summary>The sizes of the images set, in order.</summary>
     public IReadOnlyList<(int H, int W)> OriginalSizes => origHw;
@@ -76,9 +77,9 @@ public sealed class Sam2ImagePredictor : IDisposable
         var feats = Model.PrepareBackboneFeatures(Model.ForwardImage(input.to(Model.Device), progress));
         var vf = feats.VisionFeats.ToList();
         if (Model.Config.DirectlyAddNoMemEmbed) vf[^1] = vf[^1] + Model.NoMemEmbed;
-        var maps = vf.Select((x, i) => Sam2Base.TokensToMap(x, feats.FeatSizes[i]).contiguous().DetachFromDisposeScope()).ToList();
-        imageEmbed = maps[^1];
-        highResFeats = maps.Take(maps.Count - 1).ToList();
+        var maps = vf.Select((x, i) => Sam2Base.TokensToMap(x, feats.FeatSizes[i])).ToList();
+        imageEmbed = maps[^1].contiguous().DetachFromDisposeScope();
+        highResFeats = maps.Take(maps.Count - 1).Select(f => MaskDecoder.ChannelsLast(f).DetachFromDisposeScope()).ToList();
         origHw = originalSizes.ToList();
     }
 
@@ -94,7 +95,7 @@ public sealed class Sam2ImagePredictor : IDisposable
     {
         ResetPredictor();
         imageEmbed = OnModelDevice(embedding).DetachFromDisposeScope();
-        highResFeats = highResFeatures.Select(t => OnModelDevice(t).DetachFromDisposeScope()).ToList();
+        highResFeats = highResFeatures.Select(t => MaskDecoder.ChannelsLast(OnModelDevice(t)).DetachFromDisposeScope()).ToList();
         origHw = [originalSize];
     }
 
@@ -182,9 +183,8 @@ public sealed class Sam2ImagePredictor : IDisposable
     {
         using var unit = InferenceScope.Start();
         var (lowResMasks, ious) = DecodeTorch(pointCoords, pointLabels, boxes, maskInput, multimaskOutput, imgIdx);
-        var masks = UpscaleMasks(lowResMasks, imgIdx);
+        var masks = UpscaleMasks(lowResMasks, imgIdx, returnLogits ? null : MaskThreshold);
         var lowRes = lowResMasks.clamp(-32.0, 32.0);
-        if (!returnLogits) masks = masks > MaskThreshold;
         return (masks.MoveToOuterDisposeScope(), ious.MoveToOuterDisposeScope(), lowRes.MoveToOuterDisposeScope());
     }
 
@@ -223,12 +223,15 @@ public sealed class Sam2ImagePredictor : IDisposable
         return (dec.Masks.MoveToOuterDisposeScope(), dec.IouPred.MoveToOuterDisposeScope());
     }
 
-    /// <summary>B×C×S/4×S/4 logits → B×C×H×W logits at the size of image <paramref name="imgIdx"/> (holes and sprinkles first, if set).</summary>
-    public Tensor UpscaleMasks(Tensor lowResMasks, int imgIdx = -1)
+    /// <summary>
+    /// B×C×S/4×S/4 logits → B×C×H×W logits at the size of image <paramref name="imgIdx"/> (holes and sprinkles first, if
+    /// set); with <paramref name="threshold"/>, the bool masks of the logits above it.
+    /// </summary>
+    public Tensor UpscaleMasks(Tensor lowResMasks, int imgIdx = -1, double? threshold = null)
     {
         var (h, w) = origHw[ImageIndex(imgIdx)];
         using var section = Profiler.Time("mask_upscaling");
-        return Transforms.PostprocessMasks(lowResMasks, (h, w));
+        return Transforms.PostprocessMasks(lowResMasks, (h, w), threshold);
     }
 
     int ImageIndex(int imgIdx) => imgIdx < 0 ? origHw.Count + imgIdx : imgIdx;

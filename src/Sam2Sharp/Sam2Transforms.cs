@@ -52,13 +52,16 @@ public sealed class Sam2Transforms
         return TransformCoords(boxes.reshape(-1, 2, 2), normalize, origHw).MoveToOuterDisposeScope();
     }
 
-    /// <summary>B×C×h×w mask logits → B×C×H×W at the original size (bilinear, align_corners=false).</summary>
-    public Tensor PostprocessMasks(Tensor masks, (int h, int w) origHw)
+    /// <summary>
+    /// B×C×h×w mask logits → B×C×H×W at the original size (bilinear, align_corners=false): logits, or with
+    /// <paramref name="threshold"/> the bool masks of logits above it (made as the logits are, never stored as floats).
+    /// </summary>
+    public Tensor PostprocessMasks(Tensor masks, (int h, int w) origHw, double? threshold = null)
     {
         using var scope = NewDisposeScope();
-        masks = FillHolesAndRemoveSprinkles(masks.to_type(float32));
-        masks = nn.functional.interpolate(masks, size: new long[] { origHw.h, origHw.w },
-                                          mode: InterpolationMode.Bilinear, align_corners: false);
+        masks = FillHolesAndRemoveSprinkles(masks.to_type(float32).contiguous());
+        masks = threshold is { } t ? Imaging.MaskResize.BilinearAbove(masks, origHw.h, origHw.w, t)
+            : Imaging.MaskResize.Bilinear(masks, origHw.h, origHw.w);
         return masks.MoveToOuterDisposeScope();
     }
 

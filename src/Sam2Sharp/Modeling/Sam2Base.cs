@@ -1,5 +1,6 @@
 using Sam2Sharp.Benchmarking;
 using Sam2Sharp.Config;
+using Sam2Sharp.Imaging;
 using Sam2Sharp.Modeling.Backbones;
 using Sam2Sharp.Modeling.Sam;
 using TorchSharp;
@@ -171,7 +172,7 @@ public partial class Sam2Base : nn.Module
         lowResMultimasks = lowResMultimasks.to_type(float32);
         Tensor highResMultimasks;
         using (Profiler.Time("mask_upscaling"))
-            highResMultimasks = F.interpolate(lowResMultimasks, new long[] { ImageSize, ImageSize }, mode: InterpolationMode.Bilinear, align_corners: false);
+            highResMultimasks = MaskResize.Bilinear(lowResMultimasks, ImageSize, ImageSize);
 
         var samOutputToken = dec.SamTokensOut[.., 0];
         Tensor lowResMasks = lowResMultimasks, highResMasks = highResMultimasks;

@@ -242,7 +242,7 @@ public sealed class Sam2VideoPredictor
                     if (output.MaskmemFeatures is null)
                     {
                         using var scope = NewDisposeScope();
-                        var highRes = F.interpolate(output.PredMasks, new long[] { ImageSize, ImageSize }, mode: InterpolationMode.Bilinear, align_corners: false);
+                        var highRes = MaskResize.Bilinear(output.PredMasks, ImageSize, ImageSize);
                         var (features, posEnc) = RunMemoryEncoder(s, frameIdx, highRes, output.ObjectScoreLogits!, isMaskFromPts: true);
                         output.MaskmemFeatures = features.DetachFromDisposeScope();
                         output.MaskmemPosEnc = posEnc;
@@ -427,8 +427,7 @@ public sealed class Sam2VideoPredictor
             var o = obj.Pending.Outputs(isCond).GetValueOrDefault(frameIdx) ?? obj.Memory.Find(frameIdx);
             if (o is null) continue;
             scores[i] = ScoreOf(o.ObjectScoreLogits);
-            consolidated[TensorIndex.Slice(i, i + 1)] = F.interpolate(o.PredMasks, new long[] { s.VideoHeight, s.VideoWidth },
-                mode: InterpolationMode.Bilinear, align_corners: false);
+            consolidated[TensorIndex.Slice(i, i + 1)] = MaskResize.Bilinear(o.PredMasks, s.VideoHeight, s.VideoWidth);
         }
         return new VideoFrameMasks(frameIdx, s.ObjIds, VideoResMasks(s, consolidated).MoveToOuterDisposeScope()) { ObjectScoreLogits = scores };
     }
@@ -447,7 +446,7 @@ public sealed class Sam2VideoPredictor
     Tensor VideoResMasks(VideoSession s, Tensor anyResMasks)
     {
         var m = anyResMasks.shape[^2] == s.VideoHeight && anyResMasks.shape[^1] == s.VideoWidth ? anyResMasks
-            : F.interpolate(anyResMasks, new long[] { s.VideoHeight, s.VideoWidth }, mode: InterpolationMode.Bilinear, align_corners: false);
+            : MaskResize.Bilinear(anyResMasks, s.VideoHeight, s.VideoWidth);
         return Options.NonOverlapMasks ? Sam2Base.ApplyNonOverlappingConstraints(m) : m;
     }
 }
