@@ -38,7 +38,7 @@ public sealed class Sam2ImagePredictor : IDisposable
     public bool IsImageSet => imageEmbed is not null;
     /// <summary>Whether a batch was set with <see cref="SetImageBatch"/>.</summary>
     public bool IsBatch { get; private set; }
-    /// <summary>The image embedding, B×C×S/16×S/16 (owned by the predictor).</summary>
+    /// <summary>The image embedding, B×C×S/16×S/16, stored channels-last (owned by the predictor).</summary>
     public Tensor ImageEmbedding => imageEmbed ?? throw new InvalidOperationException("An image must be set with SetImage(...) first.");
     /// <summary>The decoder's high-resolution features, B×C/8×S/4×S/4 and B×C/4×S/8×S/8, stored channels-last (<see cref="Modeling.Sam.MaskDecoder.ChannelsLast"/>).</summary>
     public IReadOnlyList<Tensor> HighResFeatures => highResFeats ?? throw new InvalidOperationException("An image must be set with SetImage(...) first.");
@@ -78,7 +78,7 @@ public sealed class Sam2ImagePredictor : IDisposable
         var vf = feats.VisionFeats.ToList();
         if (Model.Config.DirectlyAddNoMemEmbed) vf[^1] = vf[^1] + Model.NoMemEmbed;
         var maps = vf.Select((x, i) => Sam2Base.TokensToMap(x, feats.FeatSizes[i])).ToList();
-        imageEmbed = maps[^1].contiguous().DetachFromDisposeScope();
+        imageEmbed = MaskDecoder.ChannelsLast(maps[^1]).DetachFromDisposeScope();
         highResFeats = maps.Take(maps.Count - 1).Select(f => MaskDecoder.ChannelsLast(f).DetachFromDisposeScope()).ToList();
         origHw = originalSizes.ToList();
     }
@@ -94,7 +94,7 @@ public sealed class Sam2ImagePredictor : IDisposable
     internal void SetEmbedding(Tensor embedding, IReadOnlyList<Tensor> highResFeatures, (int H, int W) originalSize)
     {
         ResetPredictor();
-        imageEmbed = OnModelDevice(embedding).DetachFromDisposeScope();
+        imageEmbed = MaskDecoder.ChannelsLast(OnModelDevice(embedding)).DetachFromDisposeScope();
         highResFeats = highResFeatures.Select(t => MaskDecoder.ChannelsLast(OnModelDevice(t)).DetachFromDisposeScope()).ToList();
         origHw = [originalSize];
     }

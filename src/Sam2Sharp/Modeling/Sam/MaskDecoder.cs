@@ -137,9 +137,11 @@ public sealed class MaskDecoder : nn.Module
         ChannelsLast((conv_s1 ?? throw new InvalidOperationException("the decoder was built without high-resolution features")).forward(x));
 
     /// <summary>
-    /// A B×C×H×W map stored channels-last (the same values and shape; a view of itself when already so). The upscaling
-    /// adds the high-resolution features to its channels-last pixels for every prompt; stored channels-first, each add
-    /// transposed them first (13 ms a prompt at 1024 px), which is why the image's features are laid out once here.
+    /// A B×C×H×W map stored channels-last (the same values and shape; a view of itself when already so), as the decoder
+    /// reads an image's embedding and high-resolution features: as pixels × channels. Its transformer adds the image
+    /// tokens to their position encoding (channels-last) and to its residuals, and its upscaling adds the features to
+    /// its channels-last pixels, for every prompt; channels-first maps were transposed in each of those passes (at
+    /// 1024 px 13 ms a prompt for the features alone), which is why an image's maps are laid out once, here.
     /// </summary>
     public static Tensor ChannelsLast(Tensor x) => x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
 
