@@ -33,6 +33,7 @@ public sealed class Sam2ImagePredictor : IDisposable
     private Tensor? imageEmbed;           // B×C×S/16×S/16, no_mem_embed added
     private List<Tensor>? highResFeats;  // B×C/8×S/4×S/4, B×C/4×S/8×S/8
     private List<(int H, int W)> origHw = new();
+    private PreparedImage?[] prepared = [];  // per image, made at its first single prompt (MaskDecoder.PrepareImage)
 
     /// <summary>Whether an image (or batch) is embedded.</summary>
     public bool IsImageSet => imageEmbed is not null;
@@ -81,6 +82,7 @@ public sealed class Sam2ImagePredictor : IDisposable
         imageEmbed = MaskDecoder.ChannelsLast(maps[^1]).DetachFromDisposeScope();
         highResFeats = maps.Take(maps.Count - 1).Select(f => MaskDecoder.ChannelsLast(f).DetachFromDisposeScope()).ToList();
         origHw = originalSizes.ToList();
+        prepared = new PreparedImage?[origHw.Count];
     }
 
     /// <summary>Writes the embedding of the image set with <see cref="SetImage"/> to a file (see <see cref="ImageEmbeddingFile"/>).</summary>
@@ -97,6 +99,7 @@ public sealed class Sam2ImagePredictor : IDisposable
         imageEmbed = MaskDecoder.ChannelsLast(OnModelDevice(embedding)).DetachFromDisposeScope();
         highResFeats = highResFeatures.Select(t => MaskDecoder.ChannelsLast(OnModelDevice(t)).DetachFromDisposeScope()).ToList();
         origHw = [originalSize];
+        prepared = new PreparedImage?[1];
     }
 
     // A saved embedding is read on the CPU; the decoder needs it where the model is.
@@ -114,6 +117,8 @@ public sealed class Sam2ImagePredictor : IDisposable
         highResFeats?.ForEach(t => t.Dispose());
         imageEmbed = null;
         highResFeats = null;
+        foreach (var p in prepared) p?.Dispose();
+        prepared = [];
         origHw = new();
         IsBatch = false;
     }
@@ -218,8 +223,12 @@ public sealed class Sam2ImagePredictor : IDisposable
         int i = ImageIndex(imgIdx);
         var embed = imageEmbed![TensorIndex.Slice(i, i + 1)];
         var highRes = highResFeats!.Select(f => f[TensorIndex.Slice(i, i + 1)]).ToList();
-        var dec = Model.MaskDecoder.forward(embed, Model.PromptEncoder.GetDensePe(), sparse, dense, multimaskOutput,
-            repeatImage: batched, highResFeatures: highRes);
+        var densePe = Model.PromptEncoder.GetDensePe();
+        // The decoder's first steps on the image alone, made at its first single prompt without a mask input.
+        if (!batched && maskInput is null && prepared[i] is null)
+            prepared[i] = Model.MaskDecoder.PrepareImage(embed, densePe, dense);
+        var dec = Model.MaskDecoder.forward(embed, densePe, sparse, dense, multimaskOutput,
+            repeatImage: batched, highResFeatures: highRes, image: prepared[i]);
         return (dec.Masks.MoveToOuterDisposeScope(), dec.IouPred.MoveToOuterDisposeScope());
     }
 
@@ -233,6 +242,9 @@ public sealed class Sam2ImagePredictor : IDisposable
         using var section = Profiler.Time("mask_upscaling");
         return Transforms.PostprocessMasks(lowResMasks, (h, w), threshold);
     }
+
+    /// <summary>Whether the decoder's first steps on image <paramref name="imgIdx"/> are kept (<see cref="PreparedImage"/>).</summary>
+    internal bool IsPrepared(int imgIdx) => prepared.ElementAtOrDefault(ImageIndex(imgIdx)) is not null;
 
     int ImageIndex(int imgIdx) => imgIdx < 0 ? origHw.Count + imgIdx : imgIdx;
 

@@ -78,9 +78,15 @@ public partial class Attention : nn.Module<Tensor, Tensor, Tensor, Tensor>
         k = SeparateHeads(k_proj.forward(k), numHeads);
         v = SeparateHeads(v_proj.forward(v), numHeads);
         (q, k) = PositionQueriesAndKeys(q, k, numKExcludeRope);
+        return Attend(q, k, v).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Attention of projected B×heads×N×c queries, keys and values (batch 1 shared), then the output projection.</summary>
+    Tensor Attend(Tensor q, Tensor k, Tensor v)
+    {
         (q, k, v) = BroadcastBatch(q, k, v);
         double p = training ? dropoutP : 0.0;
         var outp = nn.functional.scaled_dot_product_attention(q, k, v, p: p);
-        return out_proj.forward(RecombineHeads(outp)).MoveToOuterDisposeScope();
+        return out_proj.forward(RecombineHeads(outp));
     }
 }

@@ -148,15 +148,16 @@ public sealed class MaskDecoder : nn.Module
     /// <summary>
     /// imageEmbeddings: 1×C×h×w when <paramref name="repeatImage"/> (one image, many prompts) or B×C×h×w;
     /// imagePe: 1×C×h×w (<see cref="PromptEncoder.GetDensePe"/>); sparse: B×N×C; dense: B×C×h×w;
-    /// highResFeatures: [B×C/8×4h×4w, B×C/4×2h×2w] when the decoder uses them.
+    /// highResFeatures: [B×C/8×4h×4w, B×C/4×2h×2w] when the decoder uses them; image: the image's
+    /// <see cref="PrepareImage"/>, which a single prompt without a mask input uses.
     /// </summary>
     public MaskDecoderOutput forward(Tensor imageEmbeddings, Tensor imagePe, Tensor sparsePromptEmbeddings,
                                      Tensor densePromptEmbeddings, bool multimaskOutput, bool repeatImage,
-                                     IReadOnlyList<Tensor>? highResFeatures = null)
+                                     IReadOnlyList<Tensor>? highResFeatures = null, PreparedImage? image = null)
     {
         using var scope = NewDisposeScope();
         var (masks, iouPred, maskTokensOut, objectScoreLogits) = PredictMasks(
-            imageEmbeddings, imagePe, sparsePromptEmbeddings, densePromptEmbeddings, repeatImage, highResFeatures);
+            imageEmbeddings, imagePe, sparsePromptEmbeddings, densePromptEmbeddings, repeatImage, highResFeatures, image);
 
         if (multimaskOutput)
         {
@@ -180,10 +181,30 @@ public sealed class MaskDecoder : nn.Module
                                      samTokensOut.MoveToOuterDisposeScope(), objectScoreLogits.MoveToOuterDisposeScope());
     }
 
+    /// <summary>
+    /// What a single prompt without a mask input computes of the image alone (see <see cref="PreparedImage"/>):
+    /// <paramref name="imageEmbedding"/> 1×C×h×w, <paramref name="imagePe"/> from <see cref="PromptEncoder.GetDensePe"/>,
+    /// <paramref name="noMaskDense"/> the prompt encoder's dense embedding without a mask (B×C×h×w, one value per channel).
+    /// </summary>
+    public PreparedImage PrepareImage(Tensor imageEmbedding, Tensor imagePe, Tensor noMaskDense)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var src = imageEmbedding + noMaskDense[TensorIndex.Slice(0, 1)];
+        var (keys, values, queries) = transformer.ProjectImage(src, imagePe);
+        return new PreparedImage(src.DetachFromDisposeScope(), noMaskDense[0, .., 0, 0].clone().DetachFromDisposeScope(),
+            keys.DetachFromDisposeScope(), values.DetachFromDisposeScope(), queries.DetachFromDisposeScope());
+    }
+
+    /// <summary>Whether <paramref name="image"/> serves this call: one prompt, no gradient, and the dense embedding it was made with.</summary>
+    static bool Serves(PreparedImage? image, Tensor imageEmbeddings, Tensor sparse, Tensor dense) =>
+        image is not null && !is_grad_enabled() && sparse.shape[0] == 1 && imageEmbeddings.shape[0] == 1
+        && dense.stride(2) == 0 && dense.stride(3) == 0 && dense[0, .., 0, 0].eq(image.NoMaskEmbedding).all().item<bool>();
+
     /// <summary>All mask-token outputs: (masks B×4×4h×4w, iou B×4, mask tokens B×4×C, object score B×1).</summary>
     public (Tensor masks, Tensor iouPred, Tensor maskTokensOut, Tensor objectScoreLogits) PredictMasks(
         Tensor imageEmbeddings, Tensor imagePe, Tensor sparsePromptEmbeddings, Tensor densePromptEmbeddings,
-        bool repeatImage, IReadOnlyList<Tensor>? highResFeatures = null)
+        bool repeatImage, IReadOnlyList<Tensor>? highResFeatures = null, PreparedImage? image = null)
     {
         using var scope = NewDisposeScope();
         int s = 0;
@@ -200,7 +221,11 @@ public sealed class MaskDecoder : nn.Module
         long nTok = tokens.shape[0];
 
         Tensor src;
-        if (repeatImage && imageEmbeddings.shape[0] == 1 && densePromptEmbeddings.stride(0) == 0)
+        if (!Serves(image, imageEmbeddings, sparsePromptEmbeddings, densePromptEmbeddings))
+            image = null;
+        if (image is not null)
+            src = image.Tokens;
+        else if (repeatImage && imageEmbeddings.shape[0] == 1 && densePromptEmbeddings.stride(0) == 0)
             // One image and one dense embedding (no mask prompt: expanded, stride 0) for every prompt: the image tokens
             // stay a batch of 1 until the first image-to-token attention makes them differ (the transformer broadcasts).
             src = imageEmbeddings + densePromptEmbeddings[TensorIndex.Slice(0, 1)];
@@ -219,7 +244,7 @@ public sealed class MaskDecoder : nn.Module
         long c = src.shape[1], h = src.shape[2], w = src.shape[3];
 
         var transformerSection = Profiler.Time("decoder.transformer");
-        var (hs, srcOut) = transformer.forward(src, posSrc, tokens);
+        var (hs, srcOut) = transformer.Forward(src, posSrc, tokens, image);
         transformerSection.Dispose();
         using var headsSection = Profiler.Time("decoder.upscaling_and_heads");
         var iouTokenOut = hs[.., s, ..];

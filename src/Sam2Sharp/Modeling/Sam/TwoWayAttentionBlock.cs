@@ -45,7 +45,24 @@ public sealed class TwoWayAttentionBlock : nn.Module<Tensor, Tensor, Tensor, Ten
     }
 
     /// <summary>queries: B×N×C tokens, keys: B×hw×C image tokens, with their position encodings queryPe (the original tokens) and keyPe → the updated (queries, keys).</summary>
-    public override (Tensor queries, Tensor keys) forward(Tensor queries, Tensor keys, Tensor queryPe, Tensor keyPe)
+    public override (Tensor queries, Tensor keys) forward(Tensor queries, Tensor keys, Tensor queryPe, Tensor keyPe) =>
+        Forward(queries, keys, queryPe, keyPe, null);
+
+    /// <summary>
+    /// The image side of both cross-attentions for batch-1 image tokens 1×hw×C with their position keyPe: keys and values
+    /// of the token-to-image attention, queries of the image-to-token attention (see <see cref="PreparedImage"/>).
+    /// </summary>
+    internal (Tensor Keys, Tensor Values, Tensor Queries) ProjectImage(Tensor keys, Tensor keyPe)
+    {
+        using var scope = NewDisposeScope();
+        var k = keys + keyPe;
+        var (kh, vh) = cross_attn_token_to_image.ProjectKeysValues(k, keys);
+        var qh = cross_attn_image_to_token.ProjectQueries(k);
+        return (kh.MoveToOuterDisposeScope(), vh.MoveToOuterDisposeScope(), qh.MoveToOuterDisposeScope());
+    }
+
+    /// <summary><see cref="forward"/>; with <paramref name="image"/> (whose tokens <paramref name="keys"/> are) its image side is not projected again.</summary>
+    internal (Tensor queries, Tensor keys) Forward(Tensor queries, Tensor keys, Tensor queryPe, Tensor keyPe, PreparedImage? image)
     {
         using var scope = NewDisposeScope();
         var section = Profiler.Time("decoder.transformer.self_attn");
@@ -62,8 +79,9 @@ public sealed class TwoWayAttentionBlock : nn.Module<Tensor, Tensor, Tensor, Ten
 
         section = Profiler.Time("decoder.transformer.token_to_image");
         var q = queries + queryPe;
-        var k = keys + keyPe;
-        queries = norm2.forward(queries + cross_attn_token_to_image.TokensToImage(q, k, keys));
+        var k = image is null ? keys + keyPe : null;
+        queries = norm2.forward(queries + (image is null ? cross_attn_token_to_image.TokensToImage(q, k!, keys)
+            : cross_attn_token_to_image.TokensToProjectedImage(q, image.Keys, image.Values)));
         section.Dispose();
 
         section = Profiler.Time("decoder.transformer.mlp");
@@ -72,7 +90,8 @@ public sealed class TwoWayAttentionBlock : nn.Module<Tensor, Tensor, Tensor, Ten
 
         section = Profiler.Time("decoder.transformer.image_to_token");
         q = queries + queryPe; // k (the image tokens with their position) is unchanged since the token-to-image attention
-        keys = norm4.forward(cross_attn_image_to_token.ImageToTokens(k, q, queries, residual: keys));
+        keys = norm4.forward(image is null ? cross_attn_image_to_token.ImageToTokens(k!, q, queries, residual: keys)
+            : cross_attn_image_to_token.ProjectedImageToTokens(image.Queries, q, queries, residual: keys));
         section.Dispose();
 
         return (queries.MoveToOuterDisposeScope(), keys.MoveToOuterDisposeScope());

@@ -48,15 +48,23 @@ public sealed class TwoWayTransformer : nn.Module<Tensor, Tensor, Tensor, (Tenso
     /// imageEmbedding, imagePe: B×C×h×w or 1×C×h×w (one image for every prompt: broadcast, its projections computed
     /// once); pointEmbedding: B×N×C. Returns (tokens B×N×C, image tokens B×hw×C).
     /// </summary>
-    public override (Tensor queries, Tensor keys) forward(Tensor imageEmbedding, Tensor imagePe, Tensor pointEmbedding)
+    public override (Tensor queries, Tensor keys) forward(Tensor imageEmbedding, Tensor imagePe, Tensor pointEmbedding) =>
+        Forward(imageEmbedding, imagePe, pointEmbedding, null);
+
+    /// <summary>The first block's projections of one image's tokens 1×C×h×w (see <see cref="PreparedImage"/>).</summary>
+    internal (Tensor Keys, Tensor Values, Tensor Queries) ProjectImage(Tensor imageEmbedding, Tensor imagePe) =>
+        layers[0].ProjectImage(imageEmbedding.flatten(2).permute(0, 2, 1), imagePe.flatten(2).permute(0, 2, 1));
+
+    /// <summary><see cref="forward"/> of one prompt on <paramref name="image"/> (when given: its tokens are <paramref name="imageEmbedding"/>).</summary>
+    internal (Tensor queries, Tensor keys) Forward(Tensor imageEmbedding, Tensor imagePe, Tensor pointEmbedding, PreparedImage? image)
     {
         using var scope = NewDisposeScope();
         var keys = imageEmbedding.flatten(2).permute(0, 2, 1);
         var keyPe = imagePe.flatten(2).permute(0, 2, 1);
         var queries = pointEmbedding;
 
-        foreach (var layer in layers)
-            (queries, keys) = layer.forward(queries, keys, pointEmbedding, keyPe);
+        for (int i = 0; i < layers.Count; i++)
+            (queries, keys) = layers[i].Forward(queries, keys, pointEmbedding, keyPe, i == 0 ? image : null);
 
         using var section = Profiler.Time("decoder.transformer.final_attn");
         var q = queries + pointEmbedding;
