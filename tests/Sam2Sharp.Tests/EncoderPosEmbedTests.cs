@@ -32,3 +32,27 @@ public class EncoderPosEmbedTests
         foreach (var (a, b) in changed.Zip(fresh)) Assert.Equal(0, Golden.MaxAbsDiff(a, b));
     }
 }
+
+/// <summary>The prompt encoder keeps the decoder's grid encoding: reused exactly, recomputed when the frequencies change.</summary>
+public class DensePositionEncodingTests
+{
+    [Theory]
+    [MemberData(nameof(EncoderPosEmbedTests.AllFolders), MemberType = typeof(EncoderPosEmbedTests))]
+    public void KeptGridEncodingIsReusedAndFollowsChangedFrequencies(string folder)
+    {
+        using var model = Sam2Builder.Load(Path.Combine(folder, "config.yaml"), Path.Combine(folder, "model.pt"), Golden.AsWritten);
+        using var scope = NewDisposeScope();
+        Tensor Encoding() { using var _ = no_grad(); return model.PromptEncoder.GetDensePe(); }
+        Tensor Fresh() => model.PromptEncoder.GetDensePe().detach().clone(); // with gradients nothing is kept
+
+        var first = Encoding();
+        first.Dispose(); // a view: the kept encoding outlives it
+        var second = Encoding();
+        Assert.Equal(0, Golden.MaxAbsDiff(second, Fresh()));
+
+        using (no_grad()) model.state_dict()["sam_prompt_encoder.pe_layer.positional_encoding_gaussian_matrix"].mul_(2);
+        var changed = Encoding();
+        Assert.True(Golden.MaxAbsDiff(second, changed) > 0, "the changed frequencies were not used");
+        Assert.Equal(0, Golden.MaxAbsDiff(changed, Fresh()));
+    }
+}

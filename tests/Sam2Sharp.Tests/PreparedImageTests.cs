@@ -26,9 +26,9 @@ public class PreparedImageTests
     [MemberData(nameof(Folders))]
     public void AClickOnAPreparedImageGivesWhatTheWholeDecoderGives(string folder)
     {
+        var model = ImagePredictorGoldenTests.Model(folder); // shared by the tests: loaded outside this test's scope
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var model = ImagePredictorGoldenTests.Model(folder);
         using var p = new Sam2ImagePredictor(model);
         var photo = Photo(folder);
         var other = new RgbImage(photo.Width, photo.Height, photo.Data.Select(b => (byte)(255 - b)).ToArray());

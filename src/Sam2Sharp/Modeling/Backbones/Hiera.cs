@@ -109,45 +109,21 @@ public sealed class Hiera : nn.Module<Tensor, IReadOnlyList<Tensor>>
     /// <summary>Background embedding resized bicubically to h×w plus the window embedding tiled over it; B×h×w×C.</summary>
     /// <remarks>
     /// Without gradients the result is kept (a bicubic resize to the token grid costs as much as the stem's
-    /// convolution) and reused while the size, dtype and both embeddings are unchanged; the embeddings are compared
-    /// with a copy taken then, so loaded or trained weights are seen. The result is not in the caller's dispose scope.
+    /// convolution) and reused while the size and both embeddings are unchanged (<see cref="KeptTensor{TKey}"/>).
     /// </remarks>
-    private Tensor GetPosEmbed(long h, long w)
+    private Tensor GetPosEmbed(long h, long w) => posEmbed.GetOrMake((h, w), [pos_embed, pos_embed_window], () =>
     {
-        bool keep = !is_grad_enabled();
-        lock (posEmbedGate)
-        {
-            if (keep && posEmbedCache is { } c && c.H == h && c.W == w && c.Pe.dtype == pos_embed.dtype
-                && c.Pe.device_type == pos_embed.device_type && c.Pe.device_index == pos_embed.device_index
-                && c.PosEmbed.allclose(pos_embed, rtol: 0, atol: 0) && c.PosEmbedWindow.allclose(pos_embed_window, rtol: 0, atol: 0))
-                return c.Pe;
-        }
-        using var scope = NewDisposeScope();
         var pe = nn.functional.interpolate(pos_embed, size: new[] { h, w }, mode: InterpolationMode.Bicubic, align_corners: false);
         var reps = pe.shape.Zip(pos_embed_window.shape, (a, b) => a / b).ToArray();
-        pe = (pe + pos_embed_window.tile(reps)).permute(0, 2, 3, 1);
-        if (!keep) return pe.MoveToOuterDisposeScope();
-        // A replaced entry is left to the finalizer: another thread may still be adding it.
-        var entry = new PosEmbedCache(h, w, pe.DetachFromDisposeScope(), pos_embed.detach().clone().DetachFromDisposeScope(),
-                                      pos_embed_window.detach().clone().DetachFromDisposeScope());
-        lock (posEmbedGate) posEmbedCache = entry;
-        return entry.Pe;
-    }
+        return (pe + pos_embed_window.tile(reps)).permute(0, 2, 3, 1);
+    });
 
-    private sealed record PosEmbedCache(long H, long W, Tensor Pe, Tensor PosEmbed, Tensor PosEmbedWindow);
-    private readonly object posEmbedGate = new();
-    private PosEmbedCache? posEmbedCache;
+    private readonly KeptTensor<(long, long)> posEmbed = new();
 
     /// <summary>Frees the kept position embedding with the module.</summary>
     protected override void Dispose(bool disposing)
     {
-        if (disposing && posEmbedCache is { } c)
-        {
-            c.Pe.Dispose();
-            c.PosEmbed.Dispose();
-            c.PosEmbedWindow.Dispose();
-            posEmbedCache = null;
-        }
+        if (disposing) posEmbed.Dispose();
         base.Dispose(disposing);
     }
 

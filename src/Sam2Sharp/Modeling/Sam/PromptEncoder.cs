@@ -66,7 +66,7 @@ public sealed class PromptEncoder : nn.Module<(Tensor coords, Tensor labels)?, T
         _ => throw new ArgumentException($"activation should be gelu or relu, not {name}"),
     };
 
-    /// <summary>The positional encoding of the image-embedding grid, 1×C×h×w.</summary>
+    /// <summary>The positional encoding of the image-embedding grid, 1×C×h×w (a view of the one kept by the encoding: dispose it freely).</summary>
     public Tensor GetDensePe()
     {
         using var scope = NewDisposeScope();
