@@ -33,7 +33,7 @@ public class PlotLossCommandTests
             Assert.Contains(pixels, p => p.Red > 230 && p.Green is > 100 and < 150 && p.Blue < 60);
             Assert.Contains(pixels, p => p.Blue > 150 && p.Red < 150);
 
-            var points = PlotLossCommand.ReadLoss(log, "core_loss");
+            var points = Sam2Sharp.Training.TrainLog.ReadLoss(log, "core_loss");
             Assert.Equal(40, points.Count);
             Assert.Equal(1, points[0].Step);
             Assert.Equal(22.0, points[0].Loss, 12);
@@ -63,5 +63,30 @@ public class PlotLossCommandTests
         Assert.Equal([0.0, 5, 10, 15, 20, 25], LineChart.NiceTicks(0, 27));
         Assert.Equal([0.0, 0.2, 0.4, 0.6, 0.8, 1.0], LineChart.NiceTicks(0, 1, 5));
         Assert.Equal([50.0, 100, 150, 200], LineChart.NiceTicks(1, 200));
+    }
+}
+
+/// <summary>train_log.jsonl as the trainer writes and the plot reads it.</summary>
+public class TrainLogTests
+{
+    [Fact]
+    public void WhatTheTrainerAppendsIsReadBack()
+    {
+        var dir = TestCli.TempDir("sam2-trainlog-");
+        try
+        {
+            var log = Path.Combine(dir, "train_log.jsonl");
+            for (int i = 0; i < 3; i++)
+                Sam2Sharp.Training.TrainLog.Append(log, new(i, 1e-3, 0.5, 1.25, 2, i != 1,
+                    new Dictionary<string, double> { ["core_loss"] = 3 - i, ["loss_mask"] = 0.25 }));
+            Assert.Contains("\"updated\":false", File.ReadLines(log).ElementAt(1));
+            var points = Sam2Sharp.Training.TrainLog.ReadLoss(log, "core_loss");
+            Assert.Equal([(1L, 3.0), (2L, 2.0), (3L, 1.0)], points);
+            Assert.Equal([(1L, 3.0), (2L, 2.5), (3L, 1.5)], Sam2Sharp.Training.TrainLog.MovingAverage(points, 2));
+            File.AppendAllText(log, "{\"lr\":0.1}\n");
+            var e = Assert.Throws<Sam2Exception>(() => Sam2Sharp.Training.TrainLog.ReadLoss(log, "core_loss"));
+            Assert.Equal($"{log}:4: no \"step\" or \"losses\"", e.Message);
+        }
+        finally { Directory.Delete(dir, true); }
     }
 }

@@ -114,11 +114,7 @@ public sealed class Sam2Trainer : IDisposable
         var values = losses.ToDictionary(kv => kv.Key, kv => (double)kv.Value.item<float>());
         var result = new TrainStepResult(Step, values, lr, gradNorm, watch.Elapsed.TotalSeconds, (int)batch.Masks.shape[1], updated);
         Step++;
-        File.AppendAllText(LogPath, JsonSerializer.Serialize(new Dictionary<string, object>
-        {
-            ["step"] = result.Step, ["lr"] = lr, ["grad_norm"] = gradNorm, ["seconds"] = Math.Round(result.Seconds, 3),
-            ["num_objects"] = result.NumObjects, ["updated"] = updated, ["losses"] = values,
-        }) + "\n");
+        TrainLog.Append(LogPath, new TrainLogEntry(result.Step, lr, gradNorm, Math.Round(result.Seconds, 3), result.NumObjects, updated, values));
         return result;
     }
 
