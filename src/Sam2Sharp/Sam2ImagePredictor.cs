@@ -243,6 +243,14 @@ public sealed class Sam2ImagePredictor : IDisposable
         return Transforms.PostprocessMasks(lowResMasks, (h, w), threshold);
     }
 
+    /// <summary><see cref="UpscaleMasks"/> to bool masks, with the counts of the stability score (<see cref="Sam2Transforms.PostprocessMasksCounting"/>).</summary>
+    internal (Tensor Masks, Tensor AboveHigh, Tensor AboveLow) UpscaleMasksCounting(Tensor lowResMasks, int imgIdx, double threshold, double high, double low)
+    {
+        var (h, w) = origHw[ImageIndex(imgIdx)];
+        using var section = Profiler.Time("mask_upscaling");
+        return Transforms.PostprocessMasksCounting(lowResMasks, (h, w), threshold, high, low);
+    }
+
     /// <summary>Whether the decoder's first steps on image <paramref name="imgIdx"/> are kept (<see cref="PreparedImage"/>).</summary>
     internal bool IsPrepared(int imgIdx) => prepared.ElementAtOrDefault(ImageIndex(imgIdx)) is not null;
 

@@ -66,6 +66,19 @@ public sealed class Sam2Transforms
     }
 
     /// <summary>
+    /// <see cref="PostprocessMasks"/> to bool masks, also counting per mask the resized logits above
+    /// <paramref name="high"/> and above <paramref name="low"/> (the automatic mask generator's stability score), in one pass.
+    /// </summary>
+    internal (Tensor Masks, Tensor AboveHigh, Tensor AboveLow) PostprocessMasksCounting(Tensor masks, (int h, int w) origHw,
+        double threshold, double high, double low)
+    {
+        using var scope = NewDisposeScope();
+        var (m, aboveHigh, aboveLow) = Imaging.MaskResize.BilinearAboveCounting(
+            FillHolesAndRemoveSprinkles(masks.to_type(float32).contiguous()), origHw.h, origHw.w, threshold, high, low);
+        return (m.MoveToOuterDisposeScope(), aboveHigh.MoveToOuterDisposeScope(), aboveLow.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
     /// Turns small background holes (area ≤ MaxHoleArea) into foreground and small foreground
     /// sprinkles (area ≤ MaxSprinkleArea) into background, in the low-resolution logits, with
     /// 8-connected components on the CPU. A no-op when both areas are 0 (the predictor's default).

@@ -167,6 +167,74 @@ public class AmgUtilsTests
         Assert.Equal(new[] { 0, 1, 1, 2, 2 }, r.Counts);
     }
 
+    // Runs counted down the columns one pixel at a time: what the row-major RLE must reproduce.
+    static int[] ColumnMajorCounts(bool[] mask, int h, int w)
+    {
+        var counts = new List<int>();
+        bool value = false;
+        int run = 0;
+        for (int x = 0; x < w; x++)
+            for (int y = 0; y < h; y++)
+            {
+                if (mask[y * w + x] != value) { counts.Add(run); run = 0; value = !value; }
+                run++;
+            }
+        counts.Add(run);
+        return counts.ToArray();
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(1, 70)]
+    [InlineData(70, 1)]
+    [InlineData(37, 33)]
+    [InlineData(64, 96)]
+    public void RleFromRowMajorMasksCountsDownTheColumns(int h, int w)
+    {
+        var rng = new Random(h * 100 + w);
+        // Blobs (long runs), noise (a run per pixel), stripes across and down, all off, all on.
+        var masks = new List<bool[]>
+        {
+            Enumerable.Range(0, h * w).Select(i => Math.Pow(i / w - h / 2.0, 2) + Math.Pow(i % w - w / 3.0, 2) < h * w / 6.0).ToArray(),
+            Enumerable.Range(0, h * w).Select(_ => rng.Next(2) == 1).ToArray(),
+            Enumerable.Range(0, h * w).Select(i => i / w % 2 == 0).ToArray(),
+            Enumerable.Range(0, h * w).Select(i => i % w % 3 == 0).ToArray(),
+            new bool[h * w],
+            Enumerable.Repeat(true, h * w).ToArray(),
+        };
+        var rles = AmgUtils.MaskToRle(stack(masks.Select(m => tensor(m, new long[] { h, w })).ToArray()));
+        for (int i = 0; i < masks.Count; i++)
+        {
+            Assert.Equal(ColumnMajorCounts(masks[i], h, w), rles[i].Counts);
+            Assert.Equal(rles[i].Counts, AmgUtils.MaskToRle(masks[i], h, w).Counts);
+            Assert.Equal(masks[i], AmgUtils.RleToMaskArray(rles[i]));
+        }
+    }
+
+    [Fact]
+    public void BoxesInOnePassEqualTorchs()
+    {
+        var rng = new Random(5);
+        // 37 wide: one 32-byte block and a tail; blobs, single pixels at the corners, empty, full.
+        int h = 29, w = 37;
+        var masks = new List<bool[]>();
+        for (int k = 0; k < 6; k++)
+        {
+            int cx = rng.Next(w), cy = rng.Next(h), r = 2 + k;
+            masks.Add(Enumerable.Range(0, h * w).Select(i => Math.Abs(i / w - cy) + Math.Abs(i % w - cx) < r).ToArray());
+        }
+        masks.Add(Enumerable.Range(0, h * w).Select(i => i == 0 || i == h * w - 1).ToArray());
+        masks.Add(new bool[h * w]);
+        masks.Add(Enumerable.Repeat(true, h * w).ToArray());
+        var bools = stack(masks.Select(m => tensor(m, new long[] { h, w })).ToArray()).view(3, 3, h, w);
+        var fast = AmgUtils.BatchedMaskToBox(bools);
+        var viaTorch = AmgUtils.BatchedMaskToBox(bools.to_type(ScalarType.Byte)); // not bool: torch's reductions
+        Assert.Equal(new long[] { 3, 3, 4 }, fast.shape);
+        Assert.Equal(viaTorch.data<long>().ToArray(), fast.data<long>().ToArray());
+        Assert.Equal(new long[] { 0, 0, w - 1, h - 1 }, fast[2, 0].data<long>().ToArray());
+        Assert.Equal(new long[] { 0, 0, 0, 0 }, fast[2, 1].data<long>().ToArray());
+    }
+
     [Fact]
     public void CocoRleStringOfAKnownMask()
     {

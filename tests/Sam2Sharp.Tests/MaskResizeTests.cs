@@ -67,6 +67,21 @@ public class MaskResizeTests
     }
 
     [Fact]
+    public void CountsTakenWhileResizingAreThoseOfTheResizedLogits()
+    {
+        using var scope = NewDisposeScope();
+        var x = Logits(2, 3, 256, 256, seed: 11);
+        var (masks, high, low) = MaskResize.BilinearAboveCounting(x, 333, 777, 0.0, 1.0, -1.0);
+        var resized = MaskResize.Bilinear(x, 333, 777);
+        var (expectedHigh, expectedLow) = Sam2Sharp.Amg.AmgUtils.CountAbove(resized, 1.0, -1.0);
+        Assert.Equal(new long[] { 2, 3 }, high.shape);
+        Assert.Equal(expectedHigh.data<int>().ToArray(), high.data<int>().ToArray());
+        Assert.Equal(expectedLow.data<int>().ToArray(), low.data<int>().ToArray());
+        Assert.True(masks.eq(resized > 0.0).all().item<bool>());
+        Assert.True(high.sum().item<long>() > 0 && low.sum().item<long>() > high.sum().item<long>());
+    }
+
+    [Fact]
     public void InputsTheKernelDoesNotTakeGoThroughTorch()
     {
         using var scope = NewDisposeScope();

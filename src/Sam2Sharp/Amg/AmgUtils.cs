@@ -79,43 +79,27 @@ public static class AmgUtils
         if (masks.dim() != 3) throw new ArgumentException("expected a B×H×W mask tensor");
         int b = (int)masks.shape[0], h = (int)masks.shape[1], w = (int)masks.shape[2];
         using var scope = NewDisposeScope();
-        // One copy into column-major order as bools (one byte each, 0 or 1), read in place.
-        var on = masks.dtype == ScalarType.Bool ? masks : masks.ne(0);
-        var fortran = on.transpose(1, 2).cpu().contiguous();
-        ReadOnlySpan<byte> bytes = fortran.bytes;
-        int hw = h * w;
-        var result = new List<Rle>(b);
-        for (int i = 0; i < b; i++)
-            result.Add(new Rle(h, w, RunLengths(bytes.Slice(i * hw, hw))));
-        return result;
+        // Bools (one byte each, 0 or 1), row-major, read in place; the masks are independent, so they run side by side.
+        var on = (masks.dtype == ScalarType.Bool ? masks : masks.ne(0)).cpu().contiguous();
+        var counts = new int[b][];
+        unsafe
+        {
+            fixed (byte* data = on.bytes)
+            {
+                nint start = (nint)data;
+                long hw = (long)h * w;
+                Parallel.For(0, b, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, get_num_threads()) }, i =>
+                    counts[i] = RowMajorRle.Counts(new ReadOnlySpan<byte>((byte*)start + i * hw, checked((int)hw)), h, w));
+            }
+        }
+        return counts.Select(c => new Rle(h, w, c)).ToList();
     }
 
     /// <summary>Uncompressed RLE of one row-major H×W mask.</summary>
     public static Rle MaskToRle(ReadOnlySpan<bool> mask, int height, int width)
     {
         if (mask.Length != height * width) throw new ArgumentException("mask size does not match height×width");
-        var fortran = new byte[mask.Length];
-        for (int x = 0, k = 0; x < width; x++)
-            for (int y = 0; y < height; y++)
-                fortran[k++] = mask[y * width + x] ? (byte)1 : (byte)0;
-        return new Rle(height, width, RunLengths(fortran));
-    }
-
-    // Alternating off/on run lengths, the first being "off" (0 when the first value is on).
-    // v holds 0 and 1 only; each run is found by a vectorised search for the other value.
-    static int[] RunLengths(ReadOnlySpan<byte> v)
-    {
-        if (v.Length == 0) return new[] { 0 };
-        var counts = new List<int>();
-        byte value = 0;
-        for (int pos = 0; pos < v.Length; value ^= 1)
-        {
-            int run = v[pos..].IndexOfAnyExcept(value);
-            if (run < 0) run = v.Length - pos;
-            counts.Add(run);
-            pos += run;
-        }
-        return counts.ToArray();
+        return new Rle(height, width, RowMajorRle.Counts(mask, height, width));
     }
 
     /// <summary>The reference <c>rle_to_mask</c>, as a row-major H×W array.</summary>
@@ -163,17 +147,19 @@ public static class AmgUtils
     public static Tensor CalculateStabilityScore(Tensor masks, double maskThreshold, double thresholdOffset)
     {
         using var scope = NewDisposeScope();
-        if (ThresholdCounts.Applies(masks))
-        {
-            // The same counts in one pass (torch compares a float32 tensor with the thresholds as float32).
-            var (above, aboveLow) = ThresholdCounts.Count(masks, (float)(maskThreshold + thresholdOffset), (float)(maskThreshold - thresholdOffset));
-            return (above / aboveLow).MoveToOuterDisposeScope();
-        }
-        var intersections = (masks > (maskThreshold + thresholdOffset))
-            .sum(-1, type: ScalarType.Int16).sum(-1, type: ScalarType.Int32);
-        var unions = (masks > (maskThreshold - thresholdOffset))
-            .sum(-1, type: ScalarType.Int16).sum(-1, type: ScalarType.Int32);
+        var (intersections, unions) = CountAbove(masks, maskThreshold + thresholdOffset, maskThreshold - thresholdOffset);
         return (intersections / unions).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Per mask of …×H×W logits, the pixels above <paramref name="high"/> and above <paramref name="low"/> (int32).</summary>
+    internal static (Tensor AboveHigh, Tensor AboveLow) CountAbove(Tensor masks, double high, double low)
+    {
+        // torch compares a float32 tensor with the thresholds as float32: so does the one-pass count.
+        if (ThresholdCounts.Applies(masks)) return ThresholdCounts.Count(masks, (float)high, (float)low);
+        using var scope = NewDisposeScope();
+        var aboveHigh = (masks > high).sum(-1, type: ScalarType.Int16).sum(-1, type: ScalarType.Int32);
+        var aboveLow = (masks > low).sum(-1, type: ScalarType.Int16).sum(-1, type: ScalarType.Int32);
+        return (aboveHigh.MoveToOuterDisposeScope(), aboveLow.MoveToOuterDisposeScope());
     }
 
     /// <summary>
@@ -185,6 +171,7 @@ public static class AmgUtils
         var shape = masks.shape;
         if (masks.numel() == 0)
             return zeros(shape[..^2].Append(4L).ToArray(), dtype: ScalarType.Float32, device: masks.device);
+        if (MaskBoxes.Applies(masks)) return MaskBoxes.Of(masks);
 
         using var scope = NewDisposeScope();
         long h = shape[^2], w = shape[^1];

@@ -206,16 +206,26 @@ public sealed class Sam2AutomaticMaskGenerator : IDisposable
 
         // The predicted IoU does not depend on the upscaling: filter first, then upscale only the masks kept.
         if (Options.PredIouThresh > 0.0) data.Filter(data.IouPreds! > Options.PredIouThresh);
-        data.Masks = data.Count == 0 ? zeros(0, imSize.H, imSize.W, device: data.IouPreds!.device)
-            : Predictor.UpscaleMasks(data.LowResMasks!.unsqueeze(1), imgIdx).squeeze(1);
+        // Upscaled straight to bool masks: the stability score's counts (pixels above threshold ± offset) are taken
+        // in the same pass, so the float masks at image size are never stored.
+        double t = Options.MaskThreshold, offset = Options.StabilityScoreOffset;
+        if (data.Count == 0)
+        {
+            data.Masks = zeros(0, imSize.H, imSize.W, dtype: ScalarType.Bool, device: data.IouPreds!.device);
+            data.StabilityScore = zeros(0, device: data.IouPreds!.device);
+        }
+        else
+        {
+            var (masks, intersections, unions) = Predictor.UpscaleMasksCounting(data.LowResMasks!.unsqueeze(1), imgIdx, t, t + offset, t - offset);
+            data.Masks = masks.squeeze(1);
+            data.StabilityScore = (intersections / unions).squeeze(1);
+        }
         data.LowResMasks = null;
         var stability = Profiler.Time("amg.stability");
-        data.StabilityScore = AmgUtils.CalculateStabilityScore(data.Masks, Options.MaskThreshold, Options.StabilityScoreOffset);
         if (Options.StabilityScoreThresh > 0.0) FilterMasks(data, data.StabilityScore >= Options.StabilityScoreThresh);
         stability.Dispose();
 
         using var boxes = Profiler.Time("amg.boxes_uncrop_rle");
-        ReplaceMasks(data, data.Masks! > Options.MaskThreshold);
         data.Boxes = AmgUtils.BatchedMaskToBox(data.Masks!);
 
         // Drop masks touching a crop border that is not the image's border.

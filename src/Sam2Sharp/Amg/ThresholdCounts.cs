@@ -37,7 +37,8 @@ internal static class ThresholdCounts
         return (tensor(aboveHigh, device: masks.device).view(shape), tensor(aboveLow, device: masks.device).view(shape));
     }
 
-    static (int High, int Low) CountMask(ReadOnlySpan<float> x, float high, float low)
+    /// <summary>Logits of one mask (or part of one) above <paramref name="high"/> and above <paramref name="low"/>.</summary>
+    internal static (int High, int Low) CountMask(ReadOnlySpan<float> x, float high, float low)
     {
         int i = 0, h = 0, l = 0;
         if (Vector256.IsHardwareAccelerated && x.Length >= Vector256<float>.Count)

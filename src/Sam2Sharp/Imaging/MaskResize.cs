@@ -19,15 +19,34 @@ public static class MaskResize
 
     /// <summary>B×C×h×w logits → B×C×H×W logits, as <c>interpolate(x, (H, W), bilinear, align_corners=False)</c>.</summary>
     public static Tensor Bilinear(Tensor logits, long height, long width) =>
-        FastPathApplies(logits) ? Resize(logits, height, width, null)
+        FastPathApplies(logits) ? Resize(logits, height, width, null, null).Output
             : nn.functional.interpolate(logits, size: [height, width], mode: InterpolationMode.Bilinear, align_corners: false);
 
     /// <summary>B×C×h×w logits → B×C×H×W bool masks: the resized logits above <paramref name="threshold"/>.</summary>
     public static Tensor BilinearAbove(Tensor logits, long height, long width, double threshold)
     {
-        if (FastPathApplies(logits)) return Resize(logits, height, width, (float)threshold);
+        if (FastPathApplies(logits)) return Resize(logits, height, width, (float)threshold, null).Output;
         using var resized = Bilinear(logits, height, width);
         return resized > threshold;
+    }
+
+    /// <summary>
+    /// <see cref="BilinearAbove"/>, also counting per mask the resized logits above <paramref name="high"/> and above
+    /// <paramref name="low"/> (int32, B×C: the automatic mask generator's stability score) in the same pass.
+    /// </summary>
+    public static (Tensor Masks, Tensor AboveHigh, Tensor AboveLow) BilinearAboveCounting(Tensor logits, long height, long width,
+        double threshold, double high, double low)
+    {
+        if (FastPathApplies(logits))
+        {
+            var (masks, counts) = Resize(logits, height, width, (float)threshold, ((float)high, (float)low));
+            var shape = logits.shape[..2];
+            return (masks, tensor(counts!.Select(c => c.High).ToArray(), device: logits.device).view(shape),
+                tensor(counts!.Select(c => c.Low).ToArray(), device: logits.device).view(shape));
+        }
+        using var resized = Bilinear(logits, height, width);
+        var (aboveHigh, aboveLow) = Amg.AmgUtils.CountAbove(resized, high, low);
+        return (resized > threshold, aboveHigh, aboveLow);
     }
 
     /// <summary>Float32, contiguous, four dimensions, in CPU memory, no gradient to record, and a CPU with AVX2 and FMA.</summary>
@@ -35,61 +54,86 @@ public static class MaskResize
         Avx2.IsSupported && Fma.IsSupported && x.device_type == DeviceType.CPU && x.dtype == ScalarType.Float32
         && x.dim() == 4 && x.is_contiguous() && !(x.requires_grad && is_grad_enabled());
 
-    static unsafe Tensor Resize(Tensor x, long height, long width, float? threshold)
+    /// <summary>Per plane, the resized logits above the two thresholds of a counting resize.</summary>
+    sealed class PlaneCounts { public int High, Low; }
+
+    static unsafe (Tensor Output, (int High, int Low)[]? Counts) Resize(Tensor x, long height, long width, float? threshold,
+        (float High, float Low)? count)
     {
         int h = checked((int)x.shape[2]), w = checked((int)x.shape[3]), outH = checked((int)height), outW = checked((int)width);
         int planes = checked((int)(x.shape[0] * x.shape[1]));
         var output = empty([x.shape[0], x.shape[1], outH, outW], threshold is null ? ScalarType.Float32 : ScalarType.Bool, x.device);
-        if (output.numel() == 0) return output;
-        var rows = Axis.Of(h, outH);
-        var cols = Axis.Of(w, outW);
-        int itemsPerPlane = (outH + RowsPerItem - 1) / RowsPerItem;
-        fixed (byte* src = x.bytes)
-        fixed (byte* dst = output.bytes)
+        var counts = count is null ? null : Enumerable.Range(0, planes).Select(_ => new PlaneCounts()).ToArray();
+        if (output.numel() > 0)
         {
-            nint source = (nint)src, target = (nint)dst;
-            Parallel.For(0, planes * itemsPerPlane, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, get_num_threads()) }, item =>
+            var rows = Axis.Of(h, outH);
+            var cols = Axis.Of(w, outW);
+            int itemsPerPlane = (outH + RowsPerItem - 1) / RowsPerItem;
+            fixed (byte* src = x.bytes)
+            fixed (byte* dst = output.bytes)
             {
-                int plane = item / itemsPerPlane, firstRow = item % itemsPerPlane * RowsPerItem;
-                int lastRow = Math.Min(outH, firstRow + RowsPerItem);
-                var input = (float*)source + (long)plane * h * w;
-                long firstOut = (long)plane * outH * outW;
-                if (threshold is { } t) ResizeRows(input, w, rows, cols, firstRow, lastRow, null, (bool*)target + firstOut, t);
-                else ResizeRows(input, w, rows, cols, firstRow, lastRow, (float*)target + firstOut, null, 0);
-            });
+                nint source = (nint)src, target = (nint)dst;
+                Parallel.For(0, planes * itemsPerPlane, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, get_num_threads()) }, item =>
+                {
+                    int plane = item / itemsPerPlane, firstRow = item % itemsPerPlane * RowsPerItem;
+                    var rowsOut = new RowsOut(plane * (long)outH * outW, threshold ?? 0, count, counts?[plane]);
+                    var input = (float*)source + (long)plane * h * w;
+                    if (threshold is null) rowsOut.Float = (float*)target + rowsOut.First;
+                    else rowsOut.Bool = (bool*)target + rowsOut.First;
+                    ResizeRows(input, w, rows, cols, firstRow, Math.Min(outH, firstRow + RowsPerItem), rowsOut);
+                });
+            }
         }
-        return output;
+        return (output, counts?.Select(c => (c.High, c.Low)).ToArray());
+    }
+
+    /// <summary>Where one plane's rows go: floats, or bools above Threshold (counting above Count's two when asked).</summary>
+    unsafe struct RowsOut(long first, float threshold, (float High, float Low)? count, PlaneCounts? counts)
+    {
+        public long First = first;
+        public float Threshold = threshold;
+        public (float High, float Low)? Count = count;
+        public PlaneCounts? Counts = counts;
+        public float* Float;
+        public bool* Bool;
     }
 
     /// <summary>Output rows [firstRow, lastRow) of one plane: the source rows they read, resized across, then combined down.</summary>
-    static unsafe void ResizeRows(float* input, int w, Axis rows, Axis cols, int firstRow, int lastRow, float* outFloat, bool* outBool, float threshold)
+    static unsafe void ResizeRows(float* input, int w, Axis rows, Axis cols, int firstRow, int lastRow, RowsOut o)
     {
         int outW = cols.Size, top = rows.I0[firstRow], bottom = rows.I1[lastRow - 1];
         var across = ArrayPool<float>.Shared.Rent((bottom - top + 1) * outW);
-        var line = outBool is null ? null : ArrayPool<float>.Shared.Rent(outW);
+        var line = o.Bool is null ? null : ArrayPool<float>.Shared.Rent(outW);
+        int high = 0, low = 0;
         try
         {
             fixed (float* a = across)
             fixed (float* l = line)
-                ResizeRows(input, w, rows, cols, firstRow, lastRow, top, a, l, outFloat, outBool, threshold);
+            {
+                for (int r = top; r <= bottom; r++) ResizeAcross(input + (long)r * w, cols, a + (long)(r - top) * outW);
+                for (int y = firstRow; y < lastRow; y++)
+                {
+                    float* row = o.Bool is null ? o.Float + (long)y * outW : l;
+                    Combine(a + (long)(rows.I0[y] - top) * outW, a + (long)(rows.I1[y] - top) * outW, rows.W0[y], rows.W1[y], row, outW);
+                    if (o.Bool is null) continue;
+                    Threshold(l, o.Bool + (long)y * outW, outW, o.Threshold);
+                    if (o.Count is { } c)
+                    {
+                        var (hi, lo) = Amg.ThresholdCounts.CountMask(new ReadOnlySpan<float>(l, outW), c.High, c.Low);
+                        high += hi; low += lo;
+                    }
+                }
+            }
         }
         finally
         {
             ArrayPool<float>.Shared.Return(across);
             if (line is not null) ArrayPool<float>.Shared.Return(line);
         }
-    }
-
-    static unsafe void ResizeRows(float* input, int w, Axis rows, Axis cols, int firstRow, int lastRow, int top, float* across,
-        float* line, float* outFloat, bool* outBool, float threshold)
-    {
-        int outW = cols.Size;
-        for (int r = top; r <= rows.I1[lastRow - 1]; r++) ResizeAcross(input + (long)r * w, cols, across + (long)(r - top) * outW);
-        for (int y = firstRow; y < lastRow; y++)
+        if (o.Counts is { } counts)
         {
-            float* o = outBool is null ? outFloat + (long)y * outW : line;
-            Combine(across + (long)(rows.I0[y] - top) * outW, across + (long)(rows.I1[y] - top) * outW, rows.W0[y], rows.W1[y], o, outW);
-            if (outBool is not null) Threshold(line, outBool + (long)y * outW, outW, threshold);
+            Interlocked.Add(ref counts.High, high);
+            Interlocked.Add(ref counts.Low, low);
         }
     }
 
