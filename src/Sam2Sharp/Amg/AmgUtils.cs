@@ -88,7 +88,7 @@ public static class AmgUtils
             {
                 nint start = (nint)data;
                 long hw = (long)h * w;
-                Parallel.For(0, b, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, get_num_threads()) }, i =>
+                Parallel.For(0, b, CpuKernel.TorchThreads, i =>
                     counts[i] = RowMajorRle.Counts(new ReadOnlySpan<byte>((byte*)start + i * hw, checked((int)hw)), h, w));
             }
         }

@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using Sam2Sharp.Imaging;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,8 +12,7 @@ namespace Sam2Sharp.Amg;
 internal static class MaskBoxes
 {
     /// <summary>Whether <see cref="Of"/> reads <paramref name="masks"/> in place: bool, contiguous, in CPU memory.</summary>
-    public static bool Applies(Tensor masks) =>
-        masks.device_type == DeviceType.CPU && masks.dtype == ScalarType.Bool && masks.dim() >= 2 && masks.is_contiguous();
+    public static bool Applies(Tensor masks) => CpuKernel.Reads(masks, ScalarType.Bool, 2);
 
     /// <summary>int64 boxes (x0, y0, x1, y1) of the leading shape × 4; [0, 0, 0, 0] for an empty mask.</summary>
     public static unsafe Tensor Of(Tensor masks)
@@ -23,7 +23,7 @@ internal static class MaskBoxes
         fixed (byte* data = masks.bytes)
         {
             nint start = (nint)data;
-            Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, get_num_threads()) }, i =>
+            Parallel.For(0, n, CpuKernel.TorchThreads, i =>
                 Box(new ReadOnlySpan<byte>((byte*)start + (long)i * h * w, h * w), h, w, boxes.AsSpan(i * 4, 4)));
         }
         return tensor(boxes, device: masks.device).view(masks.shape[..^2].Append(4L).ToArray());

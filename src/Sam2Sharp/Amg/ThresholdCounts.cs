@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using Sam2Sharp.Imaging;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -14,8 +15,7 @@ namespace Sam2Sharp.Amg;
 internal static class ThresholdCounts
 {
     /// <summary>Whether <see cref="Count"/> reads <paramref name="masks"/> in place: float32, contiguous, in CPU memory.</summary>
-    public static bool Applies(Tensor masks) =>
-        masks.device_type == DeviceType.CPU && masks.dtype == ScalarType.Float32 && masks.dim() >= 2 && masks.is_contiguous();
+    public static bool Applies(Tensor masks) => CpuKernel.Reads(masks, ScalarType.Float32, 2);
 
     /// <summary>Counts of logits &gt; <paramref name="high"/> and &gt; <paramref name="low"/> per mask, int32 tensors of the leading shape.</summary>
     public static unsafe (Tensor AboveHigh, Tensor AboveLow) Count(Tensor masks, float high, float low)
@@ -27,7 +27,7 @@ internal static class ThresholdCounts
         fixed (byte* data = masks.bytes)
         {
             nint start = (nint)data;
-            Parallel.For(0, n, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, get_num_threads()) }, i =>
+            Parallel.For(0, n, CpuKernel.TorchThreads, i =>
             {
                 var mask = new ReadOnlySpan<float>((float*)start + (long)i * hw, hw);
                 (aboveHigh[i], aboveLow[i]) = CountMask(mask, high, low);

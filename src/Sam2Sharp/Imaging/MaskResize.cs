@@ -51,8 +51,8 @@ public static class MaskResize
 
     /// <summary>Float32, contiguous, four dimensions, in CPU memory, no gradient to record, and a CPU with AVX2 and FMA.</summary>
     internal static bool FastPathApplies(Tensor x) =>
-        Avx2.IsSupported && Fma.IsSupported && x.device_type == DeviceType.CPU && x.dtype == ScalarType.Float32
-        && x.dim() == 4 && x.is_contiguous() && !(x.requires_grad && is_grad_enabled());
+        Avx2.IsSupported && Fma.IsSupported && CpuKernel.Reads(x, ScalarType.Float32, 4) && x.dim() == 4
+        && !(x.requires_grad && is_grad_enabled());
 
     /// <summary>Per plane, the resized logits above the two thresholds of a counting resize.</summary>
     sealed class PlaneCounts { public int High, Low; }
@@ -73,7 +73,7 @@ public static class MaskResize
             fixed (byte* dst = output.bytes)
             {
                 nint source = (nint)src, target = (nint)dst;
-                Parallel.For(0, planes * itemsPerPlane, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, get_num_threads()) }, item =>
+                Parallel.For(0, planes * itemsPerPlane, CpuKernel.TorchThreads, item =>
                 {
                     int plane = item / itemsPerPlane, firstRow = item % itemsPerPlane * RowsPerItem;
                     var rowsOut = new RowsOut(plane * (long)outH * outW, threshold ?? 0, count, counts?[plane]);

@@ -309,14 +309,15 @@ public sealed class MaskDecoder : nn.Module
         long bsz = x.shape[0], h = x.shape[1], w = x.shape[2];
         var weight = conv.weight!;                                   // Cin×Cout×2×2
         long cin = weight.shape[0], cout = weight.shape[1];
-        // The bias rides in the product (each of the 2×2 output pixels gets it), as in the convolution.
-        var y = nn.functional.linear(x, weight.permute(2, 3, 1, 0).reshape(4 * cout, cin), conv.bias!.to_type(x.dtype).repeat(4))
+        var y = x.matmul(weight.permute(0, 2, 3, 1).reshape(cin, 4 * cout))
                  .view(bsz, h, w, 2, 2, cout).permute(0, 1, 3, 2, 4, 5); // B×h×2×w×2×Cout
-        if (skip is null) return y.reshape(bsz, 2 * h, 2 * w, cout).MoveToOuterDisposeScope();
-        // The features (channels-last, see ChannelsLast) come first: the sum takes their contiguous layout, so this one
-        // pass also interleaves the 2×2 output pixels.
-        var features = skip.permute(0, 2, 3, 1).to_type(x.dtype);
-        var sum = features.contiguous().view(features.shape[0], h, 2, w, 2, cout) + y;
+        // Bias and features (channels-last, see ChannelsLast: a contiguous pass of the one image's size) as one map,
+        // added first: the sum takes its contiguous layout, so this one pass also interleaves the 2×2 output pixels.
+        var bias = conv.bias!.to_type(x.dtype);
+        var add = skip is null
+            ? bias.expand(1, 2 * h, 2 * w, cout).contiguous()
+            : (skip.permute(0, 2, 3, 1).to_type(x.dtype) + bias).contiguous();
+        var sum = add.view(add.shape[0], h, 2, w, 2, cout) + y;
         return sum.view(bsz, 2 * h, 2 * w, cout).MoveToOuterDisposeScope();
     }
 
