@@ -59,7 +59,7 @@ public sealed class Sam2Transforms
     public Tensor PostprocessMasks(Tensor masks, (int h, int w) origHw, double? threshold = null)
     {
         using var scope = NewDisposeScope();
-        masks = FillHolesAndRemoveSprinkles(masks.to_type(float32).contiguous());
+        masks = Cleaned(masks);
         masks = threshold is { } t ? Imaging.MaskResize.BilinearAbove(masks, origHw.h, origHw.w, t)
             : Imaging.MaskResize.Bilinear(masks, origHw.h, origHw.w);
         return masks.MoveToOuterDisposeScope();
@@ -73,10 +73,12 @@ public sealed class Sam2Transforms
         double threshold, double high, double low)
     {
         using var scope = NewDisposeScope();
-        var (m, aboveHigh, aboveLow) = Imaging.MaskResize.BilinearAboveCounting(
-            FillHolesAndRemoveSprinkles(masks.to_type(float32).contiguous()), origHw.h, origHw.w, threshold, high, low);
+        var (m, aboveHigh, aboveLow) = Imaging.MaskResize.BilinearAboveCounting(Cleaned(masks), origHw.h, origHw.w, threshold, high, low);
         return (m.MoveToOuterDisposeScope(), aboveHigh.MoveToOuterDisposeScope(), aboveLow.MoveToOuterDisposeScope());
     }
+
+    /// <summary>Low-resolution logits as float32, contiguous (as the resize kernel reads them), holes and sprinkles removed.</summary>
+    Tensor Cleaned(Tensor masks) => FillHolesAndRemoveSprinkles(masks.to_type(float32).contiguous());
 
     /// <summary>
     /// Turns small background holes (area ≤ MaxHoleArea) into foreground and small foreground
